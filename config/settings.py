@@ -1,0 +1,208 @@
+"""Settings, read from the environment (12-factor).
+
+Service URLs: DATABASE_URL, REDIS_URL, TEMPORAL_ADDRESS. Where DATABASE_URL or REDIS_URL is unset,
+the embedded servers under HANDRAIL_HOME (default ./.handrail) are used, started on first need, so
+`manage.py createsuperuser` works on a fresh checkout. `manage.py up` starts all three and passes
+their URLs to its children.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+HANDRAIL_HOME = Path(os.environ.get("HANDRAIL_HOME", BASE_DIR / ".handrail")).resolve()
+
+DEBUG = _env_bool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG and os.environ.get("HANDRAIL_REQUIRE_SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set when HANDRAIL_REQUIRE_SECRET_KEY is set")
+    # Local development only: production deployments set SECRET_KEY (see README).
+    SECRET_KEY = "handrail-insecure-development-key-change-me"
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "orchestrator",
+    "review_ui",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from config import embedded
+
+    url = embedded.ensure_postgres(HANDRAIL_HOME)
+    os.environ["DATABASE_URL"] = url  # children and later imports reuse the same server
+    return url
+
+
+DATABASES = {
+    "default": dj_database_url.parse(_database_url(), conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
+}
+DATABASES["default"].setdefault("OPTIONS", {})
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = HANDRAIL_HOME / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True  # serve straight from app folders without a collectstatic step
+
+LOGIN_URL = "review_ui:login"
+LOGIN_REDIRECT_URL = "review_ui:inbox"
+LOGOUT_REDIRECT_URL = "review_ui:login"
+
+# --- Redis / Celery -------------------------------------------------------------------------------
+
+
+def _redis_url() -> str:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return url
+    from config import embedded
+
+    url = embedded.redis_url(HANDRAIL_HOME)
+    return url
+
+
+REDIS_URL = _redis_url()
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A producer must not hang a request when Redis is away: the outbox sweeper covers the gap.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
+CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+HANDRAIL_OUTBOX_SWEEP_SECONDS = float(os.environ.get("HANDRAIL_OUTBOX_SWEEP_SECONDS", "5"))
+CELERY_BEAT_SCHEDULE = {
+    "outbox-sweep": {
+        "task": "orchestrator.outbox_sweep",
+        "schedule": timedelta(seconds=HANDRAIL_OUTBOX_SWEEP_SECONDS),
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(HANDRAIL_HOME / "celerybeat-schedule")
+
+# --- Temporal -------------------------------------------------------------------------------------
+
+TEMPORAL_ADDRESS = os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233")
+TEMPORAL_NAMESPACE = os.environ.get("TEMPORAL_NAMESPACE", "default")
+TEMPORAL_TASK_QUEUE = os.environ.get("TEMPORAL_TASK_QUEUE", "handrail-decisions")
+TEMPORAL_UI_URL = os.environ.get("TEMPORAL_UI_URL", "http://127.0.0.1:8233")
+TEMPORAL_RPC_TIMEOUT_SECONDS = float(os.environ.get("TEMPORAL_RPC_TIMEOUT_SECONDS", "5"))
+TEMPORAL_ACTIVITY_THREADS = int(os.environ.get("TEMPORAL_ACTIVITY_THREADS", "8"))
+
+# --- Handrail -------------------------------------------------------------------------------------
+
+HANDRAIL_FLOWS = _env_list("HANDRAIL_FLOWS", "workflows.examples.loan_approval.FLOW")
+HANDRAIL_MAX_PAYLOAD_BYTES = int(os.environ.get("HANDRAIL_MAX_PAYLOAD_BYTES", str(256 * 1024)))
+HANDRAIL_CLAIM_LEASE_SECONDS = int(os.environ.get("HANDRAIL_CLAIM_LEASE_SECONDS", str(15 * 60)))
+HANDRAIL_OUTBOX_MAX_BACKOFF_SECONDS = float(os.environ.get("HANDRAIL_OUTBOX_MAX_BACKOFF_SECONDS", "300"))
+HANDRAIL_AUDIT_PARTITIONS = int(os.environ.get("HANDRAIL_AUDIT_PARTITIONS", "16"))
+
+# --- API ------------------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "orchestrator.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Handrail API",
+    "DESCRIPTION": "Submit model decisions, work review queues, read the audit trail.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc served from our own static files (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"temporalio": {"level": "WARNING"}},
+}

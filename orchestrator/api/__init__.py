@@ -1,0 +1,1 @@
+"""The HTTP API (DRF): parse input, call one service or selector, shape the output."""

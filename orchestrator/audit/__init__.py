@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: append (hash-chained per partition) and verify."""

@@ -1,0 +1,36 @@
+"""`manage.py worker`: run the Temporal worker until SIGINT/SIGTERM, then drain and exit."""
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from temporalio.client import Client
+
+from orchestrator.flows import flows
+from orchestrator.temporal.worker import build_worker
+
+
+class Command(BaseCommand):
+    help = "Run the Temporal worker (decision workflows and their activities)."
+
+    def handle(self, *args: object, **options: object) -> None:
+        names = ", ".join(sorted(flows()))  # a broken flow registry fails here, before polling
+        asyncio.run(self._run(names))
+
+    async def _run(self, names: str) -> None:
+        client = await Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        with ThreadPoolExecutor(max_workers=settings.TEMPORAL_ACTIVITY_THREADS) as executor:
+            worker = build_worker(client, executor)
+            self.stdout.write(
+                f"worker polling {settings.TEMPORAL_TASK_QUEUE!r} on {settings.TEMPORAL_ADDRESS} (flows: {names})"
+            )
+            async with worker:
+                await stop.wait()
+                self.stdout.write("worker draining")
+        self.stdout.write("worker stopped")

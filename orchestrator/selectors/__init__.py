@@ -1,0 +1,1 @@
+"""Every read that a page, an API or an activity needs. No writes."""

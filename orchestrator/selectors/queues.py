@@ -1,0 +1,54 @@
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Min, Q
+
+from orchestrator.models import Queue, ReviewTask, TaskState
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    slug: str
+    name: str
+    description: str
+    ready: int
+    reserved: int
+    oldest_ready_at: datetime | None
+
+
+def queue_depths_for(*, user: Any) -> list[QueueDepth]:
+    """The queues the user works or supervises, with their ready/reserved counts and oldest ready task."""
+    queues = (
+        Queue.objects.filter(Q(members=user) | Q(supervisors=user))
+        .distinct()
+        .annotate(
+            ready=Count("tasks", filter=Q(tasks__state=TaskState.READY)),
+            reserved=Count("tasks", filter=Q(tasks__state=TaskState.RESERVED)),
+            oldest_ready_at=Min("tasks__created_at", filter=Q(tasks__state=TaskState.READY)),
+        )
+        .order_by("slug")
+    )
+    return [
+        QueueDepth(q.slug, q.name, q.description, q.ready, q.reserved, q.oldest_ready_at)  # type: ignore[attr-defined]
+        for q in queues
+    ]
+
+
+def tasks_claimed_by(*, user: Any) -> list[ReviewTask]:
+    return list(
+        ReviewTask.objects.filter(state=TaskState.RESERVED, claimed_by=user)
+        .select_related("decision", "queue")
+        .order_by("claimed_at")
+    )
+
+
+def task_get_for_reviewer(*, task_id: Any, user: Any) -> ReviewTask | None:
+    """A task the user may look at: one in a queue they work or supervise."""
+    return (
+        ReviewTask.objects.filter(pk=task_id)
+        .filter(Q(queue__members=user) | Q(queue__supervisors=user))
+        .select_related("decision", "queue", "claimed_by", "decision__policy")
+        .distinct()
+        .first()
+    )

@@ -1,0 +1,226 @@
+"""Decision writes: intake, routing (called by the workflow), finalization (called by the workflow)."""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orchestrator.audit.canonical import canonical_bytes
+from orchestrator.audit.chain import audit_append
+from orchestrator.errors import ConflictError, NotFound, ValidationFailed
+from orchestrator.flows import flow_get
+from orchestrator.gates import DecisionFacts, evaluate, parse_spec
+from orchestrator.models import (
+    Decision,
+    DecisionOutcome,
+    DecisionStatus,
+    OutboxTopic,
+    Queue,
+    Review,
+    ReviewTask,
+    RouteKind,
+)
+from orchestrator.services.outbox import outbox_enqueue
+from orchestrator.services.policies import policy_ensure_default
+
+
+def _sha256(value: Any) -> str:
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()
+
+
+def _same_request(decision: Decision, *, output: Any, confidence: float, payload_sha256: str) -> bool:
+    return decision.payload_sha256 == payload_sha256 and decision.confidence == confidence and decision.output == output
+
+
+@transaction.atomic
+def decision_submit(
+    *,
+    submitted_by: Any,
+    flow: str,
+    idempotency_key: str,
+    model_name: str,
+    model_version: str,
+    output: Any,
+    confidence: float,
+    payload: dict[str, Any],
+    risk: dict[str, Any],
+    request_id: str = "",
+) -> tuple[Decision, bool]:
+    """Record a model's decision and queue its workflow start. A repeated key returns the first decision.
+
+    Returns (decision, created). A repeated key with a different request is refused (409).
+    """
+    if flow_get(flow) is None:
+        raise ValidationFailed(f"unknown flow {flow!r}", field="flow")
+    payload_sha256 = _sha256(payload)
+    existing = Decision.objects.filter(flow=flow, idempotency_key=idempotency_key).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                decision = Decision.objects.create(
+                    id=uuid.uuid4(),
+                    flow=flow,
+                    idempotency_key=idempotency_key,
+                    submitted_by=submitted_by,
+                    model_name=model_name,
+                    model_version=model_version,
+                    output=output,
+                    confidence=confidence,
+                    payload=payload,
+                    payload_sha256=payload_sha256,
+                    risk=risk,
+                )
+        except IntegrityError:  # a concurrent request with the same key won the insert
+            existing = Decision.objects.get(flow=flow, idempotency_key=idempotency_key)
+        else:
+            audit_append(
+                kind="decision.received",
+                actor=submitted_by,
+                decision_id=decision.id,
+                flow=flow,
+                subject_type="decision",
+                subject_id=str(decision.id),
+                request_id=request_id,
+                data={
+                    "idempotency_key": idempotency_key,
+                    "model": {"name": model_name, "version": model_version},
+                    "confidence": confidence,
+                    "output_sha256": _sha256(output),
+                    "payload_sha256": payload_sha256,
+                    "risk_sha256": _sha256(risk),
+                },
+            )
+            outbox_enqueue(topic=OutboxTopic.WORKFLOW_START, key=str(decision.id), payload={})
+            return decision, True
+    if not _same_request(existing, output=output, confidence=confidence, payload_sha256=payload_sha256):
+        raise ConflictError(
+            "idempotency_key was already used for a different decision of this flow",
+            field="idempotency_key",
+            decision_id=str(existing.id),
+        )
+    return existing, False
+
+
+@dataclass(frozen=True)
+class RouteOutcome:
+    route: str
+    policy_version: int
+    task_id: str | None
+    queue: str | None
+
+
+@transaction.atomic
+def decision_route(*, decision_id: str) -> RouteOutcome:
+    """Evaluate the gates under the flow's active policy, pin that version, create the task if needed.
+
+    Idempotent: a retried call returns what the first committed call decided.
+    """
+    decision = Decision.objects.select_for_update(of=("self",)).select_related("policy").filter(pk=decision_id).first()
+    if decision is None:
+        raise NotFound(f"decision {decision_id} does not exist", field="decision_id")
+    if decision.route:
+        task = ReviewTask.objects.filter(decision=decision).select_related("queue").first()
+        assert decision.policy is not None
+        return RouteOutcome(
+            route=decision.route,
+            policy_version=decision.policy.version,
+            task_id=str(task.id) if task else None,
+            queue=task.queue.slug if task else None,
+        )
+    policy = decision.policy or policy_ensure_default(flow=decision.flow)
+    route = evaluate(
+        parse_spec(policy.spec),
+        DecisionFacts(
+            confidence=decision.confidence, output=decision.output, payload=decision.payload, risk=decision.risk
+        ),
+        policy_version=policy.version,
+    )
+    decision.policy = policy
+    decision.route = route.kind
+    decision.explanation = route.explanation
+    audit_append(
+        kind="decision.routed",
+        actor="workflow",
+        decision_id=decision.id,
+        flow=decision.flow,
+        queue=route.queue or "",
+        subject_type="decision",
+        subject_id=str(decision.id),
+        data={
+            "route": route.kind,
+            "policy": {"id": policy.pk, "version": policy.version, "spec_sha256": policy.spec_sha256},
+            "explanation": route.explanation,
+            "model": {"name": decision.model_name, "version": decision.model_version},
+        },
+    )
+    task = None
+    if route.kind == RouteKind.REVIEW:
+        queue = Queue.objects.filter(slug=route.queue).first()
+        if queue is None:
+            raise ValidationFailed(f"policy routes to unknown queue {route.queue!r}", field="queue")
+        task = ReviewTask.objects.create(decision=decision, queue=queue, priority=route.priority)
+        decision.status = DecisionStatus.IN_REVIEW
+        audit_append(
+            kind="task.created",
+            actor="workflow",
+            decision_id=decision.id,
+            flow=decision.flow,
+            queue=queue.slug,
+            subject_type="task",
+            subject_id=str(task.id),
+            data={"priority": task.priority},
+        )
+    else:
+        decision.status = DecisionStatus.ROUTING
+    decision.save(update_fields=["policy", "route", "explanation", "status", "updated_at"])
+    return RouteOutcome(
+        route=route.kind,
+        policy_version=policy.version,
+        task_id=str(task.id) if task else None,
+        queue=task.queue.slug if task else None,
+    )
+
+
+@transaction.atomic
+def decision_finalize(*, decision_id: str, outcome: str, review_id: str | None, use_model_output: bool) -> Decision:
+    """Settle the decision's outcome. Idempotent: a repeat after completion changes nothing."""
+    decision = Decision.objects.select_for_update().filter(pk=decision_id).first()
+    if decision is None:
+        raise NotFound(f"decision {decision_id} does not exist", field="decision_id")
+    if decision.status == DecisionStatus.COMPLETED:
+        return decision
+    if outcome not in DecisionOutcome.values:
+        raise ValidationFailed(f"unknown outcome {outcome!r}", field="outcome")
+    review = Review.objects.filter(pk=review_id).first() if review_id else None
+    if review_id and review is None:
+        raise NotFound(f"review {review_id} does not exist", field="review_id")
+    if outcome == DecisionOutcome.MODIFIED:
+        assert review is not None
+        final_output = review.output
+    elif outcome == DecisionOutcome.APPROVED and use_model_output:
+        final_output = decision.output
+    else:
+        final_output = None
+    decision.status = DecisionStatus.COMPLETED
+    decision.outcome = outcome
+    decision.final_output = final_output
+    decision.completed_at = timezone.now()
+    decision.save(update_fields=["status", "outcome", "final_output", "completed_at", "updated_at"])
+    audit_append(
+        kind="decision.finalized",
+        actor="workflow",
+        decision_id=decision.id,
+        flow=decision.flow,
+        subject_type="decision",
+        subject_id=str(decision.id),
+        data={
+            "outcome": outcome,
+            "route": decision.route,
+            "review_id": review_id,
+            "final_output_sha256": _sha256(final_output),
+        },
+    )
+    return decision

@@ -1,0 +1,1 @@
+"""The only Django-side code that holds a Temporal client: client, worker and activities."""

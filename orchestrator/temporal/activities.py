@@ -1,0 +1,56 @@
+"""Activities: thin, idempotent wrappers over services, run in the worker's thread pool.
+
+Each closes stale DB connections in its own thread and turns domain errors into non-retryable
+ApplicationErrors (retrying a refused action cannot make it succeed).
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.db import close_old_connections
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from orchestrator.errors import DomainError
+from orchestrator.services.decisions import decision_finalize, decision_route
+from workflows.contracts import FINALIZE_ACTIVITY, ROUTE_ACTIVITY, FinalizeInput, RouteInput, RouteResult
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _django_activity(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            raise ApplicationError(exc.reason, type=type(exc).__name__, non_retryable=True) from exc
+        finally:
+            close_old_connections()
+
+    return wrapper  # type: ignore[return-value]
+
+
+@activity.defn(name=ROUTE_ACTIVITY)
+@_django_activity
+def route(inp: RouteInput) -> RouteResult:
+    outcome = decision_route(decision_id=inp.decision_id)
+    return RouteResult(
+        route=outcome.route, policy_version=outcome.policy_version, task_id=outcome.task_id, queue=outcome.queue
+    )
+
+
+@activity.defn(name=FINALIZE_ACTIVITY)
+@_django_activity
+def finalize(inp: FinalizeInput) -> None:
+    decision_finalize(
+        decision_id=inp.decision_id,
+        outcome=inp.outcome,
+        review_id=inp.review_id,
+        use_model_output=inp.use_model_output,
+    )
+
+
+ACTIVITIES: list[Callable[..., Any]] = [route, finalize]

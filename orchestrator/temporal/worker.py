@@ -1,0 +1,24 @@
+"""The Temporal worker: the decision workflow and the Django-backed activities on one task queue."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from orchestrator.temporal.activities import ACTIVITIES
+from workflows.decision import DecisionWorkflow
+
+WORKFLOWS = [DecisionWorkflow]
+
+
+def build_worker(client: Client, executor: ThreadPoolExecutor, *, task_queue: str | None = None) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue or settings.TEMPORAL_TASK_QUEUE,
+        workflows=WORKFLOWS,
+        activities=ACTIVITIES,
+        activity_executor=executor,
+        max_concurrent_activities=settings.TEMPORAL_ACTIVITY_THREADS,
+        max_concurrent_local_activities=settings.TEMPORAL_ACTIVITY_THREADS,
+    )
