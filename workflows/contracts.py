@@ -35,6 +35,10 @@ class RouteResult:
     policy_version: int
     task_id: str | None = None
     queue: str | None = None
+    required_reviewers: int = 1
+    tier: str = ""
+    sla_seconds: int | None = None
+    escalation: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -25,6 +25,8 @@ class ReviewTask(models.Model):
     queue = models.ForeignKey("orchestrator.Queue", on_delete=models.PROTECT, related_name="tasks")
     state = models.CharField(max_length=20, choices=TaskState.choices, default=TaskState.READY)
     priority = models.IntegerField(default=0)
+    tier = models.CharField(max_length=30, blank=True, default="")
+    required_reviewers = models.PositiveSmallIntegerField(default=1)
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
