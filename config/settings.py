@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "orchestrator.audit.signals.AuditAccessMiddleware",  # request ids on audit events; audits 403s and sign-ins
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -150,10 +151,23 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 HANDRAIL_OUTBOX_SWEEP_SECONDS = float(os.environ.get("HANDRAIL_OUTBOX_SWEEP_SECONDS", "5"))
+HANDRAIL_LEASE_SWEEP_SECONDS = float(os.environ.get("HANDRAIL_LEASE_SWEEP_SECONDS", "15"))
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": "orchestrator.outbox_sweep",
         "schedule": timedelta(seconds=HANDRAIL_OUTBOX_SWEEP_SECONDS),
+    },
+    "notification-sweep": {
+        "task": "orchestrator.notification_sweep",
+        "schedule": timedelta(seconds=HANDRAIL_OUTBOX_SWEEP_SECONDS),
+    },
+    "task-lease-sweep": {
+        "task": "orchestrator.task_expire_leases",
+        "schedule": timedelta(seconds=HANDRAIL_LEASE_SWEEP_SECONDS),
+    },
+    "audit-checkpoint": {
+        "task": "orchestrator.audit_checkpoint",
+        "schedule": timedelta(seconds=float(os.environ.get("HANDRAIL_AUDIT_CHECKPOINT_SECONDS", "300"))),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(HANDRAIL_HOME / "celerybeat-schedule")
@@ -172,8 +186,28 @@ TEMPORAL_ACTIVITY_THREADS = int(os.environ.get("TEMPORAL_ACTIVITY_THREADS", "8")
 HANDRAIL_FLOWS = _env_list("HANDRAIL_FLOWS", "workflows.examples.loan_approval.FLOW")
 HANDRAIL_MAX_PAYLOAD_BYTES = int(os.environ.get("HANDRAIL_MAX_PAYLOAD_BYTES", str(256 * 1024)))
 HANDRAIL_CLAIM_LEASE_SECONDS = int(os.environ.get("HANDRAIL_CLAIM_LEASE_SECONDS", str(15 * 60)))
+# Deliver right after commit on the request thread (True) or on a small relay pool (False, default).
+HANDRAIL_OUTBOX_DELIVER_INLINE = _env_bool("HANDRAIL_OUTBOX_DELIVER_INLINE", False)
+HANDRAIL_OUTBOX_RELAY_THREADS = int(os.environ.get("HANDRAIL_OUTBOX_RELAY_THREADS", "4"))
 HANDRAIL_OUTBOX_MAX_BACKOFF_SECONDS = float(os.environ.get("HANDRAIL_OUTBOX_MAX_BACKOFF_SECONDS", "300"))
+HANDRAIL_NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("HANDRAIL_NOTIFICATION_MAX_ATTEMPTS", "8"))
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "handrail@localhost")
 HANDRAIL_AUDIT_PARTITIONS = int(os.environ.get("HANDRAIL_AUDIT_PARTITIONS", "16"))
+# Audit checkpoints are signed with this Ed25519 private key (base64 of the 32 raw bytes). Unset: a
+# development key is generated under HANDRAIL_HOME/keys/ on first use (a warning says so).
+HANDRAIL_AUDIT_SIGNING_KEY = os.environ.get("HANDRAIL_AUDIT_SIGNING_KEY", "")
+HANDRAIL_AUDIT_KEY_DIR = Path(os.environ.get("HANDRAIL_AUDIT_KEY_DIR", HANDRAIL_HOME / "keys"))
+HANDRAIL_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("HANDRAIL_AUDIT_CHECKPOINT_SECONDS", "300"))
+# Signed checkpoints are also written here (outside the database); point it at another volume or a mount.
+HANDRAIL_AUDIT_CHECKPOINT_DIR = Path(os.environ.get("HANDRAIL_AUDIT_CHECKPOINT_DIR", HANDRAIL_HOME / "checkpoints"))
+HANDRAIL_AUDIT_EXPORT_DIR = Path(os.environ.get("HANDRAIL_AUDIT_EXPORT_DIR", HANDRAIL_HOME / "exports"))
+HANDRAIL_AUDIT_EXPORT_TTL_SECONDS = int(os.environ.get("HANDRAIL_AUDIT_EXPORT_TTL_SECONDS", str(24 * 3600)))
+HANDRAIL_AUDIT_DOWNLOAD_LINK_SECONDS = int(os.environ.get("HANDRAIL_AUDIT_DOWNLOAD_LINK_SECONDS", "600"))
+# Retention class of the audit trail; purges never touch events younger than this (at least 184 days).
+HANDRAIL_AUDIT_RETENTION_DAYS = max(184, int(os.environ.get("HANDRAIL_AUDIT_RETENTION_DAYS", "2557")))
 
 # --- API ------------------------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ from typing import Any
 DECISION_WORKFLOW = "decision"
 ROUTE_ACTIVITY = "decision.route"
 FINALIZE_ACTIVITY = "decision.finalize"
-VERDICT_SIGNAL = "review.verdict"
+ESCALATE_ACTIVITY = "review.escalate"
+DEADLINE_ACTIVITY = "review.deadline"
+VERDICT_UPDATE = "review.verdict"
 STATUS_QUERY = "decision.status"
 
 ROUTE_AUTO_APPROVE = "auto_approve"
@@ -39,16 +41,28 @@ class RouteResult:
     tier: str = ""
     sla_seconds: int | None = None
     escalation: list[dict[str, Any]] = field(default_factory=list)
+    submitter: str = ""
+    # From the pinned policy's tier: what the final deadline does (reject | hold | approve), the task's
+    # priority, and whether an auto-decided decision was drawn for a non-blocking QA review.
+    timeout_outcome: str = ""
+    priority: int = 0
+    qa_sample: bool = False
 
 
 @dataclass
-class VerdictSignal:
-    """A committed review, delivered after commit. `review_id` makes a redelivery a no-op."""
+class VerdictInput:
+    """The verdict that settles a decision's review, delivered after commit as a Temporal Update.
+
+    `review_id` makes a redelivery a no-op. `task_id` is the review task the route created;
+    `reviewers` are everyone whose verdicts settled it (all agreeing reviewers, or the reviewers and
+    the adjudicator), so the workflow can re-check four-eyes and separation of duties.
+    """
 
     review_id: str
     task_id: str
     verdict: str
     reviewer: str
+    reviewers: list[str] = field(default_factory=list)
     output: Any = None
 
 
@@ -59,6 +73,39 @@ class FinalizeInput:
     review_id: str | None = None
     final_output: Any = None
     use_model_output: bool = False
+    reason: str = ""  # why no review settled it, e.g. "timeout"
+
+
+@dataclass
+class EscalateInput:
+    """One step of the escalation chain, due now. `step` is the policy's step as pinned in the route."""
+
+    decision_id: str
+    task_id: str
+    level: int
+    step: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EscalateResult:
+    applied: bool
+    detail: str = ""
+
+
+@dataclass
+class DeadlineInput:
+    """The final deadline passed with no settled verdict; `outcome` is the tier's timeout outcome."""
+
+    decision_id: str
+    task_id: str
+    outcome: str
+
+
+@dataclass
+class DeadlineResult:
+    # False when a verdict was committed first: the workflow then waits for its delivery instead.
+    passed: bool
+    state: str = ""
 
 
 @dataclass

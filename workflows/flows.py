@@ -4,6 +4,7 @@ A flow is code (it ships with a deploy); its policy is data (Postgres, versioned
 `default_policy` the first time the flow is seen.
 """
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,3 +18,9 @@ class Flow:
     description: str = ""
     default_policy: dict[str, Any] = field(default_factory=dict)
     queues: tuple[tuple[str, str], ...] = ()  # (slug, name) of the queues the default policy uses
+    # A pydantic model the model's output (and a reviewer's corrected output) must satisfy; None = any JSON.
+    output_schema: Any = None
+    # Custom gates a policy may name (`{"type": "custom", "function": name}` or `custom.<name>` in a rule):
+    # plain functions of the decision's facts ({"confidence", "label", "output", "payload", "risk"}) -> bool,
+    # called by routing outside the pure gate evaluation. Deterministic, fast, no I/O.
+    custom_gates: dict[str, Callable[[Mapping[str, Any]], bool]] = field(default_factory=dict)

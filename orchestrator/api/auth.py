@@ -1,3 +1,4 @@
+from django.contrib.auth.signals import user_logged_in
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
@@ -20,8 +21,11 @@ class TokenObtainApi(APIView):
     @extend_schema(request=AuthTokenSerializer, responses={200: OutputSerializer})
     def post(self, request: Request) -> Response:
         data = AuthTokenSerializer(data=request.data, context={"request": request})
-        data.is_valid(raise_exception=True)
-        token, _ = Token.objects.get_or_create(user=data.validated_data["user"])
+        data.is_valid(raise_exception=True)  # a failed sign-in fires user_login_failed (audited)
+        user = data.validated_data["user"]
+        token, _ = Token.objects.get_or_create(user=user)
+        # A token sign-in is a sign-in: the audit trail records it like a browser login.
+        user_logged_in.send(sender=user.__class__, request=request._request, user=user)
         return Response({"token": token.key})
 
 

@@ -70,6 +70,9 @@ class DecisionSubmitApi(APIView):
         confidence = serializers.FloatField(min_value=0.0, max_value=1.0)
         payload = serializers.JSONField(required=False, default=dict)
         risk = serializers.JSONField(required=False, default=dict)
+        exclude_reviewers = serializers.ListField(
+            child=serializers.CharField(max_length=150), required=False, default=list, max_length=100
+        )
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -115,6 +118,7 @@ class DecisionSubmitApi(APIView):
             confidence=v["confidence"],
             payload=v["payload"],
             risk=v["risk"],
+            excluded_reviewers=v["exclude_reviewers"],
             request_id=request.headers.get("X-Request-Id", ""),
         )
         body = {"id": str(decision.id), "status": decision.status, "workflow_id": decision.workflow_id}

@@ -30,3 +30,12 @@ class CanReadDecision(BasePermission):
 
     def has_permission(self, request: Any, view: Any) -> bool:
         return bool(request.user and request.user.is_authenticated)
+
+
+class IsCompliance(BasePermission):
+    """Compliance officers: audit exports, verification status, legal holds."""
+
+    message = "this needs the compliance role"
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return user_has_role(user=request.user, role=ROLE_COMPLIANCE)

@@ -39,6 +39,8 @@ class Decision(models.Model):
     payload = models.JSONField(default=dict)
     payload_sha256 = models.CharField(max_length=64)
     risk = models.JSONField(default=dict)
+    # Usernames that must not review this decision (e.g. the loan officer who owns the account).
+    excluded_reviewers = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, choices=DecisionStatus.choices, default=DecisionStatus.RECEIVED)
     route = models.CharField(max_length=20, choices=RouteKind.choices, blank=True, default="")
     explanation = models.JSONField(default=dict, blank=True)

@@ -2,7 +2,8 @@
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -12,7 +13,8 @@ from orchestrator.audit.canonical import canonical_bytes
 from orchestrator.audit.chain import audit_append
 from orchestrator.errors import ConflictError, NotFound, ValidationFailed
 from orchestrator.flows import flow_get
-from orchestrator.gates import DecisionFacts, evaluate, parse_spec
+from orchestrator.gates import DecisionFacts, evaluate
+from orchestrator.gates.custom import custom_gate_facts, run_custom_gates
 from orchestrator.models import (
     Decision,
     DecisionOutcome,
@@ -23,6 +25,7 @@ from orchestrator.models import (
     ReviewTask,
     RouteKind,
 )
+from orchestrator.selectors.policies import policy_compiled
 from orchestrator.services.outbox import outbox_enqueue
 from orchestrator.services.policies import policy_ensure_default
 
@@ -47,6 +50,7 @@ def decision_submit(
     confidence: float,
     payload: dict[str, Any],
     risk: dict[str, Any],
+    excluded_reviewers: list[str] | None = None,
     request_id: str = "",
 ) -> tuple[Decision, bool]:
     """Record a model's decision and queue its workflow start. A repeated key returns the first decision.
@@ -72,6 +76,7 @@ def decision_submit(
                     payload=payload,
                     payload_sha256=payload_sha256,
                     risk=risk,
+                    excluded_reviewers=sorted(set(excluded_reviewers or [])),
                 )
         except IntegrityError:  # a concurrent request with the same key won the insert
             existing = Decision.objects.get(flow=flow, idempotency_key=idempotency_key)
@@ -110,37 +115,82 @@ class RouteOutcome:
     policy_version: int
     task_id: str | None
     queue: str | None
+    priority: int = 0
+    tier: str = ""
+    required_reviewers: int = 1
+    sla_seconds: int | None = None
+    escalation: list[dict[str, Any]] = field(default_factory=list)
+    timeout_outcome: str = ""
+    qa_sample: bool = False
+
+
+def _custom_gate_results(decision: Decision, needed: frozenset[str]) -> tuple[dict[str, bool], dict[str, str]]:
+    """Run the flow's custom gates the policy uses (outside the pure evaluation; failures become facts)."""
+    if not needed:
+        return {}, {}
+    definition = flow_get(decision.flow)
+    facts = custom_gate_facts(
+        confidence=decision.confidence, output=decision.output, payload=decision.payload, risk=decision.risk
+    )
+    return run_custom_gates(definition.custom_gates if definition else {}, needed, facts)
+
+
+def _outcome_from(decision: Decision, task: ReviewTask | None) -> RouteOutcome:
+    explanation = decision.explanation or {}
+    assert decision.policy is not None
+    return RouteOutcome(
+        route=decision.route,
+        policy_version=decision.policy.version,
+        task_id=str(task.id) if task else None,
+        queue=task.queue.slug if task else None,
+        priority=task.priority if task else 0,
+        tier=task.tier if task else (explanation.get("tier") or {}).get("name", ""),
+        required_reviewers=task.required_reviewers if task else 1,
+        sla_seconds=explanation.get("sla_seconds"),
+        escalation=list(explanation.get("escalation") or []),
+        timeout_outcome=explanation.get("timeout_outcome", ""),
+        qa_sample=bool(explanation.get("qa_sample", False)),
+    )
 
 
 @transaction.atomic
 def decision_route(*, decision_id: str) -> RouteOutcome:
     """Evaluate the gates under the flow's active policy, pin that version, create the task if needed.
 
+    Pinning: the first committed routing stores the policy version on the decision; every later
+    call (a retry, a replay, a worker restart) returns what that routing decided, even if another
+    version has been activated since. Review and hold routes create the task with the tier, the
+    reviewer count, the priority and the due time (now + the tier's SLA).
     Idempotent: a retried call returns what the first committed call decided.
     """
     decision = Decision.objects.select_for_update(of=("self",)).select_related("policy").filter(pk=decision_id).first()
     if decision is None:
         raise NotFound(f"decision {decision_id} does not exist", field="decision_id")
     if decision.route:
-        task = ReviewTask.objects.filter(decision=decision).select_related("queue").first()
-        assert decision.policy is not None
-        return RouteOutcome(
-            route=decision.route,
-            policy_version=decision.policy.version,
-            task_id=str(task.id) if task else None,
-            queue=task.queue.slug if task else None,
-        )
+        task = ReviewTask.objects.filter(decision=decision).select_related("queue").order_by("created_at").first()
+        return _outcome_from(decision, task)
     policy = decision.policy or policy_ensure_default(flow=decision.flow)
+    spec = policy_compiled(policy=policy)
+    custom, custom_errors = _custom_gate_results(decision, spec.custom_needed)
     route = evaluate(
-        parse_spec(policy.spec),
+        spec,
         DecisionFacts(
-            confidence=decision.confidence, output=decision.output, payload=decision.payload, risk=decision.risk
+            confidence=decision.confidence,
+            output=decision.output,
+            payload=decision.payload,
+            risk=decision.risk,
+            decision_id=str(decision.id),
+            custom=custom,
+            custom_errors=custom_errors,
         ),
         policy_version=policy.version,
     )
+    explanation = dict(route.explanation)
+    if route.escalation:
+        explanation["escalation"] = [dict(step) for step in route.escalation]
     decision.policy = policy
     decision.route = route.kind
-    decision.explanation = route.explanation
+    decision.explanation = explanation
     audit_append(
         kind="decision.routed",
         actor="workflow",
@@ -152,16 +202,23 @@ def decision_route(*, decision_id: str) -> RouteOutcome:
         data={
             "route": route.kind,
             "policy": {"id": policy.pk, "version": policy.version, "spec_sha256": policy.spec_sha256},
-            "explanation": route.explanation,
+            "explanation": explanation,
             "model": {"name": decision.model_name, "version": decision.model_version},
         },
     )
     task = None
-    if route.kind == RouteKind.REVIEW:
+    if route.kind in (RouteKind.REVIEW, RouteKind.HOLD):
         queue = Queue.objects.filter(slug=route.queue).first()
         if queue is None:
             raise ValidationFailed(f"policy routes to unknown queue {route.queue!r}", field="queue")
-        task = ReviewTask.objects.create(decision=decision, queue=queue, priority=route.priority)
+        task = ReviewTask.objects.create(
+            decision=decision,
+            queue=queue,
+            priority=route.priority,
+            tier=route.tier,
+            required_reviewers=route.reviewers,
+            due_at=timezone.now() + timedelta(seconds=route.sla_seconds) if route.sla_seconds else None,
+        )
         decision.status = DecisionStatus.IN_REVIEW
         audit_append(
             kind="task.created",
@@ -171,21 +228,24 @@ def decision_route(*, decision_id: str) -> RouteOutcome:
             queue=queue.slug,
             subject_type="task",
             subject_id=str(task.id),
-            data={"priority": task.priority},
+            data={
+                "priority": task.priority,
+                "tier": task.tier,
+                "required_reviewers": task.required_reviewers,
+                "due_at": task.due_at.isoformat() if task.due_at else None,
+                "hold": route.kind == RouteKind.HOLD,
+            },
         )
     else:
         decision.status = DecisionStatus.ROUTING
     decision.save(update_fields=["policy", "route", "explanation", "status", "updated_at"])
-    return RouteOutcome(
-        route=route.kind,
-        policy_version=policy.version,
-        task_id=str(task.id) if task else None,
-        queue=task.queue.slug if task else None,
-    )
+    return _outcome_from(decision, task)
 
 
 @transaction.atomic
-def decision_finalize(*, decision_id: str, outcome: str, review_id: str | None, use_model_output: bool) -> Decision:
+def decision_finalize(
+    *, decision_id: str, outcome: str, review_id: str | None, use_model_output: bool, reason: str = ""
+) -> Decision:
     """Settle the decision's outcome. Idempotent: a repeat after completion changes nothing."""
     decision = Decision.objects.select_for_update().filter(pk=decision_id).first()
     if decision is None:
@@ -220,6 +280,7 @@ def decision_finalize(*, decision_id: str, outcome: str, review_id: str | None, 
             "outcome": outcome,
             "route": decision.route,
             "review_id": review_id,
+            "reason": reason or ("review" if review_id else "automatic"),
             "final_output_sha256": _sha256(final_output),
         },
     )

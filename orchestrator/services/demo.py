@@ -13,6 +13,13 @@ from orchestrator.selectors.users import ROLE_COMPLIANCE, ROLE_REVIEWER, ROLE_SE
 from orchestrator.services.policies import policy_ensure_default
 
 DEMO_PASSWORD = "handrail"
+DEMO_REASON_CODES = [
+    {"code": "income_mismatch", "label": "Income does not match the documents"},
+    {"code": "fraud_suspected", "label": "Fraud suspected"},
+    {"code": "policy_exception", "label": "Outside lending policy"},
+    {"code": "wrong_terms", "label": "Terms need correcting", "verdicts": ["modify"]},
+    {"code": "other", "label": "Other (explain in the comment)"},
+]
 DEMO_USERS = {
     "reviewer": ROLE_REVIEWER,
     "supervisor": ROLE_SUPERVISOR,
@@ -45,7 +52,9 @@ def demo_seed() -> dict[str, Any]:
         users[username] = user
     for flow in flows().values():
         for slug, name in flow.queues:
-            queue, _ = Queue.objects.get_or_create(slug=slug, defaults={"name": name})
+            queue, _ = Queue.objects.get_or_create(
+                slug=slug, defaults={"name": name, "reason_codes": DEMO_REASON_CODES}
+            )
             queue.members.add(users["reviewer"])
             queue.supervisors.add(users["supervisor"])
         policy_ensure_default(flow=flow.name)

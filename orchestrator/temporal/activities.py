@@ -13,8 +13,22 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from orchestrator.errors import DomainError
+from orchestrator.models import Decision
 from orchestrator.services.decisions import decision_finalize, decision_route
-from workflows.contracts import FINALIZE_ACTIVITY, ROUTE_ACTIVITY, FinalizeInput, RouteInput, RouteResult
+from orchestrator.services.escalation import task_deadline_pass, task_escalate
+from workflows.contracts import (
+    DEADLINE_ACTIVITY,
+    ESCALATE_ACTIVITY,
+    FINALIZE_ACTIVITY,
+    ROUTE_ACTIVITY,
+    DeadlineInput,
+    DeadlineResult,
+    EscalateInput,
+    EscalateResult,
+    FinalizeInput,
+    RouteInput,
+    RouteResult,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,8 +51,22 @@ def _django_activity(fn: F) -> F:
 @_django_activity
 def route(inp: RouteInput) -> RouteResult:
     outcome = decision_route(decision_id=inp.decision_id)
+    submitter = (
+        Decision.objects.filter(pk=inp.decision_id).values_list("submitted_by__username", flat=True).first() or ""
+    )
     return RouteResult(
-        route=outcome.route, policy_version=outcome.policy_version, task_id=outcome.task_id, queue=outcome.queue
+        route=outcome.route,
+        policy_version=outcome.policy_version,
+        task_id=outcome.task_id,
+        queue=outcome.queue,
+        required_reviewers=outcome.required_reviewers,
+        tier=outcome.tier,
+        sla_seconds=outcome.sla_seconds,
+        escalation=list(outcome.escalation),
+        submitter=submitter,
+        timeout_outcome=outcome.timeout_outcome,
+        priority=outcome.priority,
+        qa_sample=outcome.qa_sample,
     )
 
 
@@ -50,7 +78,22 @@ def finalize(inp: FinalizeInput) -> None:
         outcome=inp.outcome,
         review_id=inp.review_id,
         use_model_output=inp.use_model_output,
+        reason=inp.reason,
     )
 
 
-ACTIVITIES: list[Callable[..., Any]] = [route, finalize]
+@activity.defn(name=ESCALATE_ACTIVITY)
+@_django_activity
+def escalate(inp: EscalateInput) -> EscalateResult:
+    applied, detail = task_escalate(task_id=inp.task_id, level=inp.level, step=inp.step)
+    return EscalateResult(applied=applied, detail=detail)
+
+
+@activity.defn(name=DEADLINE_ACTIVITY)
+@_django_activity
+def deadline(inp: DeadlineInput) -> DeadlineResult:
+    passed, state = task_deadline_pass(task_id=inp.task_id, outcome=inp.outcome)
+    return DeadlineResult(passed=passed, state=state)
+
+
+ACTIVITIES: list[Callable[..., Any]] = [route, finalize, escalate, deadline]

@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from workflows.contracts import DECISION_WORKFLOW, VERDICT_SIGNAL, DecisionInput, VerdictSignal
+from workflows.contracts import DECISION_WORKFLOW, VERDICT_UPDATE, DecisionInput, VerdictInput
 
 T = TypeVar("T")
 
@@ -88,16 +88,24 @@ class TemporalGateway:
 
         return self.call(start)
 
-    def signal_verdict(self, decision_id: str, signal: VerdictSignal) -> None:
-        """Hand a committed verdict to the workflow. Accepted by the server = durable in its history."""
+    def deliver_verdict(self, decision_id: str, verdict: VerdictInput) -> str:
+        """Hand a committed verdict to the workflow as an Update; returns once the workflow took it.
 
-        async def send(client: Client) -> None:
+        Raises WorkflowUpdateFailedError when the workflow's validator refuses it, and a timeout or
+        RPCError when the worker or server is away (the outbox retries those).
+        """
+
+        async def send(client: Client) -> str:
             handle: WorkflowHandle[Any, Any] = client.get_workflow_handle(workflow_id_for(decision_id))
-            await handle.signal(
-                VERDICT_SIGNAL, signal, rpc_timeout=timedelta(seconds=settings.TEMPORAL_RPC_TIMEOUT_SECONDS)
+            result: str = await handle.execute_update(
+                VERDICT_UPDATE,
+                verdict,
+                result_type=str,
+                rpc_timeout=timedelta(seconds=settings.TEMPORAL_RPC_TIMEOUT_SECONDS),
             )
+            return result
 
-        self.call(send)
+        return self.call(send)
 
     def reset(self) -> None:
         """Forget the client (tests that restart the server; settings changes)."""

@@ -8,6 +8,8 @@ dev server, and the approval is delivered back to the workflow, which finalizes 
 import os
 import re
 import time
+import zipfile
+from datetime import timedelta
 
 # Sync Playwright runs an event loop in the test thread; the test still reads the database.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -15,10 +17,14 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
-from orchestrator.models import Decision, Review, ReviewTask, TaskState  # noqa: E402
+from orchestrator.audit.tasks import audit_export_run_task  # noqa: E402
+from orchestrator.models import AuditEvent, AuditExport, Decision, Review, ReviewTask, TaskState  # noqa: E402
 from orchestrator.services.decisions import decision_submit  # noqa: E402
+from orchestrator.services.reviews import review_submit  # noqa: E402
+from orchestrator.services.tasks import task_claim_next  # noqa: E402
 
 pytestmark = [pytest.mark.e2e]
 
@@ -47,7 +53,7 @@ def browser():
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US")
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, locale="en-US", accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
@@ -103,42 +109,53 @@ def log_in(page: Page, base_url: str, username: str = "reviewer", password: str 
     expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
 
 
-def test_reviewer_claims_reads_the_explanation_and_approves(site, page):
+def test_reviewer_works_by_keyboard_and_the_next_task_opens(site, page):
     base = site["url"]
     first = make_task(site, key="1042", confidence=0.42, amount=25000)
     make_task(site, key="1043", confidence=0.71, amount=12000)
-    make_task(site, key="1044", confidence=0.86, amount=40000)
+    # Medium tier (amount over 20,000): priority 1, so it comes before the low-tier 1043.
+    second = make_task(site, key="1044", confidence=0.86, amount=40000)
     log_in(page, base)
 
     queues = page.get_by_role("region", name="Your queues")
     row = queues.get_by_role("row", name="Underwriting")
     expect(row.get_by_role("cell").nth(0)).to_have_text("3")  # ready
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     row.get_by_role("button", name="Next task").click()
 
     expect(page).to_have_url(f"{base}/tasks/{first.id}")
     why = page.get_by_role("region", name="Why this is in review")
     expect(why).to_contain_text("Confidence 0.420 is below the threshold 0.900.")
     expect(why).to_contain_text("Policy v1")
-    expect(why.get_by_role("row", name="Confidence")).to_contain_text("Not passed")
-    expect(page.get_by_role("region", name="Payload")).to_contain_text('"applicant_id": "A-1042"')
-    expect(page.get_by_role("region", name="Audit timeline")).to_contain_text("Task claimed")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    expect(why.get_by_role("row", name=re.compile(r"^Confidence confidence confidence ="))).to_contain_text("Fired")
+    expect(page.get_by_role("region", name="Payload")).to_contain_text("25,000")
+    expect(page.get_by_role("region", name="Audit timeline")).to_contain_text("Work started")
+    wait_for(lambda: ReviewTask.objects.get(pk=first.id).state == TaskState.IN_PROGRESS, what="task_start")
+    expect(page.locator("#lease-countdown time")).to_have_text(re.compile(r"^1[45]:\d\d$"))
+
+    # The claim is renewed while the reviewer works.
+    ReviewTask.objects.filter(pk=first.id).update(lease_expires_at=timezone.now() + timedelta(seconds=40))
+    page.mouse.wheel(0, 200)
+    page.evaluate("document.querySelector('[data-renew-url]').renewNow()")
+    wait_for(
+        lambda: ReviewTask.objects.get(pk=first.id).lease_expires_at > timezone.now() + timedelta(minutes=10),
+        what="the lease to be renewed",
+    )
+    expect(page.locator("#lease-countdown time")).to_have_text(re.compile(r"^1[45]:\d\d$"))
+    page.mouse.wheel(0, -400)
     page.screenshot(path=str(SCREENSHOTS / "task.png"), full_page=True)
 
-    # Back to the inbox: the claimed task is listed and links back to the page.
-    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Inbox").click()
-    claimed = page.get_by_role("region", name="My claimed tasks")
-    expect(claimed.get_by_role("link")).to_have_count(1)
-    expect(row.get_by_role("cell").nth(1)).to_have_text("1")  # reserved
-    page.screenshot(path=str(SCREENSHOTS / "inbox.png"), full_page=True)
-    claimed.get_by_role("link").click()
-    expect(page).to_have_url(f"{base}/tasks/{first.id}")
+    page.keyboard.press("?")
+    help_dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(help_dialog).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "shortcuts.png"))
+    page.keyboard.press("Escape")
+    expect(help_dialog).to_be_hidden()
 
-    page.get_by_role("button", name="Approve").click()
+    page.keyboard.press("a")
 
-    expect(page).to_have_url(base + "/")
-    expect(page.get_by_role("status")).to_have_text("Approved.")
-    expect(page.get_by_role("region", name="My claimed tasks")).to_contain_text("You hold no tasks")
+    expect(page).to_have_url(f"{base}/tasks/{second.id}")
+    expect(page.get_by_role("status")).to_have_text("Approved. Next task opened.")
     review = Review.objects.get(task=first)
     assert (review.verdict, review.reviewer.username) == ("approve", "reviewer")
     assert ReviewTask.objects.get(pk=first.id).state == TaskState.COMPLETED
@@ -147,28 +164,103 @@ def test_reviewer_claims_reads_the_explanation_and_approves(site, page):
         what="the workflow to finalize the approved decision",
     )
 
+    # Back to the inbox: the claimed task is listed with its lease countdown and links back.
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Inbox").click()
+    claimed = page.get_by_role("region", name="My claimed tasks")
+    expect(claimed.get_by_role("link")).to_have_count(1)
+    expect(claimed.locator("[data-countdown] time").first).to_have_text(re.compile(r"^1[45]:\d\d$"))
+    page.screenshot(path=str(SCREENSHOTS / "inbox.png"), full_page=True)
 
-def test_reject_without_a_reason_shows_the_error_next_to_the_field(site, page):
+
+def test_reject_requires_a_reason(site, page):
     base = site["url"]
     task = make_task(site, key="2001", confidence=0.35, amount=18000)
     log_in(page, base)
     page.get_by_role("button", name="Next task").click()
     expect(page).to_have_url(f"{base}/tasks/{task.id}")
 
-    page.get_by_role("button", name="Reject").click()
+    page.keyboard.press("r")
 
     reason = page.get_by_label("Reason")
     expect(reason).to_have_attribute("aria-invalid", "true")
+    expect(reason).to_be_focused()
     expect(reason).to_have_accessible_description(re.compile(r"Required to reject.*a reason is required to reject"))
     expect(page.locator("#id_reason_error")).to_have_text("a reason is required to reject")
     assert not Review.objects.exists()
 
-    reason.fill("Income could not be verified against the payslips.")
+    reason.select_option("income_mismatch")
+    page.get_by_label("Comment", exact=True).fill("Income could not be verified against the payslips.")
     page.get_by_role("button", name="Reject").click()
 
     expect(page).to_have_url(base + "/")
-    expect(page.get_by_role("status")).to_have_text("Rejected.")
+    expect(page.get_by_role("status")).to_contain_text("Rejected.")
     assert Review.objects.get(task=task).verdict == "reject"
+
+
+def test_supervisor_reassigns_from_the_queue_board(site, page):
+    base = site["url"]
+    tasks = [make_task(site, key=f"30{i}", confidence=0.5 + i / 20, amount=9000 + i * 7000) for i in range(4)]
+    done = task_claim_next(queue_slug="underwriting", user=site["reviewer"])
+    review_submit(task_id=done.id, reviewer=site["reviewer"], verdict="approve")
+    log_in(page, base, "supervisor")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Queues").click()
+    board = page.get_by_role("region", name="Your queues")
+    expect(board.get_by_role("row", name=re.compile("Underwriting"))).to_contain_text("1 done in 24 h")
+    expect(board.get_by_role("img", name=re.compile("1 tasks completed in the last 24 hours"))).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "board.png"), full_page=True)
+    board.get_by_role("link", name="Underwriting").click()
+
+    target = next(t for t in tasks if t.id != done.id)
+    page.get_by_label(f"Select task {str(target.id)[:8]}").check()
+    page.get_by_label("Action", exact=True).select_option("reassign")
+    page.get_by_label("Reviewer", exact=True).select_option("reviewer")
+    page.get_by_role("button", name="Apply to selected").click()
+
+    results = page.get_by_role("region", name="Results")
+    expect(results).to_contain_text("1 done")
+    expect(results.get_by_role("row", name=str(target.id)[:8])).to_contain_text("Done")
+    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+    reassigned = ReviewTask.objects.get(pk=target.id)
+    assert (reassigned.state, reassigned.claimed_by.username) == (TaskState.RESERVED, "reviewer")
+
+
+def test_compliance_officer_exports_and_downloads(site, page, settings, tmp_path):
+    settings.HANDRAIL_AUDIT_EXPORT_DIR = tmp_path / "exports"
+    settings.HANDRAIL_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    base = site["url"]
+    task = make_task(site, key="4001", confidence=0.4, amount=30000)
+    log_in(page, base, "compliance")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
+    page.get_by_label("Decision id").fill(str(task.decision_id))
+    page.get_by_role("button", name="Search").click()
+    events = page.get_by_role("region", name="Events")
+    expect(events).to_contain_text("Routed by the gates")
+    page.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=True)
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Exports").click()
+    page.get_by_label("Flow").fill("loan_approval")
+    page.get_by_role("button", name="Export").click()
+    expect(page.get_by_role("status")).to_contain_text("Export requested")
+    export = wait_for(lambda: AuditExport.objects.first(), what="the export job")
+    jobs = page.get_by_role("region", name="Your exports")
+    expect(jobs).to_contain_text("Queued")
+
+    audit_export_run_task(str(export.id))  # what the Celery worker runs; the page polls until it is done
+
+    download_link = jobs.get_by_role("link", name="Download")
+    expect(download_link).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "exports.png"), full_page=True)
+    with page.expect_download() as info:
+        download_link.click()
+    saved = tmp_path / "bundle.zip"
+    info.value.save_as(saved)
+    assert zipfile.is_zipfile(saved) and "manifest.json" in zipfile.ZipFile(saved).namelist()
+    wait_for(
+        lambda: AuditEvent.objects.filter(kind="audit.export.downloaded", actor="compliance").exists(),
+        what="the download to be audited",
+    )
 
 
 def test_no_task_waiting_says_so(site, page):

@@ -111,7 +111,9 @@ def test_second_verdict_on_a_completed_task_is_409(demo, api_as):
     assert reviewer.post("/api/v1/queues/underwriting/claim").status_code == 200
     assert reviewer.post(f"/api/v1/tasks/{task.id}/review", {"verdict": "approve"}, format="json").status_code == 201
     before = counts()
-    again = reviewer.post(f"/api/v1/tasks/{task.id}/review", {"verdict": "reject", "reason": "x"}, format="json")
+    again = reviewer.post(
+        f"/api/v1/tasks/{task.id}/review", {"verdict": "reject", "reason": "fraud_suspected"}, format="json"
+    )
     assert again.status_code == 409
     assert again.json()["state"] == "completed"
     assert counts() == before
@@ -122,7 +124,8 @@ def test_second_verdict_on_a_completed_task_is_409(demo, api_as):
     [
         ({"verdict": "maybe"}, "verdict"),
         ({"verdict": "reject"}, "reason"),
-        ({"verdict": "modify", "reason": "wrong limit"}, "output"),
+        ({"verdict": "modify", "reason": "wrong_terms"}, "output"),
+        ({"verdict": "reject", "reason": "no such code"}, "reason"),
         ({"verdict": "approve", "output": {"label": "x"}}, "output"),
     ],
 )
@@ -158,8 +161,10 @@ def test_token_endpoint_issues_drf_tokens(demo, client):
     response = client.post("/api/v1/auth/token/", {"username": "demo-model", "password": "handrail"})
     assert response.status_code == 200
     assert len(response.json()["token"]) == 40
+    assert AuditEvent.objects.filter(kind="auth.login", actor="demo-model").count() == 1
     bad = client.post("/api/v1/auth/token/", {"username": "demo-model", "password": "wrong"})
     assert bad.status_code == 400
+    assert AuditEvent.objects.filter(kind="auth.login_failed").exists()
 
 
 def test_schema_and_docs_are_served(client):

@@ -89,7 +89,7 @@ def test_inbox_lists_the_users_queue_with_its_depth(reviewer_client, demo):
 
     assert response.status_code == 200
     [queue] = response.context["queues"]
-    assert (queue.slug, queue.name, queue.ready, queue.reserved) == ("underwriting", "Underwriting", 1, 1)
+    assert (queue.slug, queue.name, queue.ready, queue.held) == ("underwriting", "Underwriting", 1, 1)
     assert queue.oldest_ready_at is not None
     html = response.content.decode()
     assert "Underwriting" in html
@@ -169,7 +169,7 @@ def test_reject_without_a_reason_shows_the_error_and_writes_nothing(reviewer_cli
     events_before = AuditEvent.objects.count()
 
     response = reviewer_client.post(
-        reverse("review_ui:task_review", args=[task.id]), {"verdict": "reject", "reason": "  "}
+        reverse("review_ui:task_review", args=[task.id]), {"verdict": "reject", "reason": ""}
     )
 
     assert response.status_code == 400
@@ -205,11 +205,12 @@ def test_reject_with_a_reason(reviewer_client, demo):
     task_claim_next(queue_slug="underwriting", user=demo["reviewer"])
     response = reviewer_client.post(
         reverse("review_ui:task_review", args=[task.id]),
-        {"verdict": "reject", "reason": "income not verified"},
+        {"verdict": "reject", "reason": "income_mismatch", "comment": "income not verified"},
         follow=True,
     )
     assert messages_of(response) == ["Rejected."]
-    assert Review.objects.get(task=task).reason == "income not verified"
+    assert Review.objects.get(task=task).reason == "income_mismatch"
+    assert Review.objects.get(task=task).comment == "income not verified"
 
 
 def test_modify_parses_the_corrected_output(reviewer_client, demo):
@@ -217,18 +218,18 @@ def test_modify_parses_the_corrected_output(reviewer_client, demo):
     task_claim_next(queue_slug="underwriting", user=demo["reviewer"])
     url = reverse("review_ui:task_review", args=[task.id])
 
-    bad = reviewer_client.post(url, {"verdict": "modify", "reason": "lower limit", "output": "{limit: 1"})
+    bad = reviewer_client.post(url, {"verdict": "modify", "reason": "wrong_terms", "output": "{limit: 1"})
     assert bad.status_code == 400
     assert bad.context["form"].errors["output"][0].startswith("not valid JSON")
     assert not Review.objects.exists()
 
-    missing = reviewer_client.post(url, {"verdict": "modify", "reason": "lower limit", "output": ""})
+    missing = reviewer_client.post(url, {"verdict": "modify", "reason": "wrong_terms", "output": ""})
     assert missing.status_code == 400
     assert missing.context["form"].errors == {"output": ["modify needs the corrected output"]}
 
     good = reviewer_client.post(
         url,
-        {"verdict": "modify", "reason": "lower limit", "output": '{"label": "approve", "limit": 15000}'},
+        {"verdict": "modify", "reason": "wrong_terms", "output": '{"label": "approve", "limit": 15000}'},
         follow=True,
     )
     assert messages_of(good) == ["Modified."]
@@ -256,5 +257,5 @@ def test_a_verdict_on_a_completed_task_is_a_conflict(reviewer_client, demo):
     again = reviewer_client.post(url, {"verdict": "approve"})
 
     assert again.status_code == 409
-    assert "task is completed; a verdict needs a claimed task" in again.content.decode()
+    assert "cannot decide a task that is completed" in again.content.decode()
     assert Review.objects.count() == 1

@@ -1,0 +1,155 @@
+"""`bench queues`: claim throughput and latency on a deep backlog, next to a raw SKIP LOCKED loop.
+
+1,000,000 ready tasks (at --scale 1) across 20 queues; two claimers in parallel processes. Each claim
+goes through `task_claim_next` (membership, four-eyes exclusions, WIP, audit event, one
+transaction); the claimed task is then closed outside the timing so the next claim is a fresh one.
+In the same run, the raw limit: the bare `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED
+LIMIT 1)` loop on the same table and index, with the same concurrency.
+"""
+
+import multiprocessing
+import random
+import time
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection, connections
+
+from orchestrator.bench._scratch import percentile, scratch_database
+from orchestrator.models import Queue
+from orchestrator.services.demo import demo_seed
+from orchestrator.services.tasks import task_claim_next
+
+QUEUES = 20
+CLAIMERS = 2
+
+
+def _fill(total: int, submitter_id: int) -> None:
+    """Generate decisions and ready tasks in SQL (fast), spread over the queues."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO orchestrator_decision (id, flow, idempotency_key, submitted_by_id, model_name, model_version,
+                output, confidence, payload, payload_sha256, risk, excluded_reviewers, status, route, explanation,
+                outcome, created_at, updated_at)
+            SELECT gen_random_uuid(), 'loan_approval', 'bench-' || g, %s, 'm', '1', '{"label": "approve"}', 0.5,
+                '{}', '', '{}', '[]', 'in_review', 'review', '{}', '', now(), now()
+            FROM generate_series(1, %s) AS g
+            """,
+            [submitter_id, total],
+        )
+        cursor.execute("SELECT id FROM orchestrator_queue WHERE slug LIKE 'bench-%%' ORDER BY slug")
+        queue_ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(
+            """
+            INSERT INTO orchestrator_reviewtask (id, decision_id, kind, queue_id, state, suspended_from, priority,
+                escalation_level, tier, required_reviewers, created_at)
+            SELECT gen_random_uuid(), d.id, 'review', (%s::bigint[])[1 + (row_number() OVER () %% %s)], 'ready', '',
+                (random() * 3)::int, 0, '', 1, now() - (random() * interval '2 days')
+            FROM orchestrator_decision d
+            """,
+            [queue_ids, len(queue_ids)],
+        )
+        cursor.execute("ANALYZE")
+
+
+RAW_CLAIM = """
+UPDATE orchestrator_reviewtask SET state = 'reserved', claimed_by_id = %s, claimed_at = now(),
+    lease_expires_at = now() + interval '15 minutes'
+WHERE id = (
+    SELECT id FROM orchestrator_reviewtask WHERE queue_id = %s AND state IN ('ready', 'escalated')
+    ORDER BY escalation_level DESC, priority DESC, due_at ASC NULLS LAST, created_at
+    FOR UPDATE SKIP LOCKED LIMIT 1
+) RETURNING id
+"""
+CLOSE = "UPDATE orchestrator_reviewtask SET state = 'completed', completed_at = now() WHERE id = %s"
+
+
+def _run_claimers(seconds: float, claim: Any) -> tuple[int, list[float]]:
+    """Run CLAIMERS forked processes (like web workers) claiming for `seconds`; gather latencies."""
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+
+    def loop(index: int) -> None:
+        rng = random.Random(index)
+        latencies: list[float] = []
+        stop_at = time.monotonic() + seconds
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            task_id = claim(index, rng)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if task_id is not None:
+                with connection.cursor() as cursor:
+                    cursor.execute(CLOSE, [task_id])
+        connection.close()
+        results.put(latencies)
+
+    processes = [context.Process(target=loop, args=(i,)) for i in range(CLAIMERS)]
+    for process in processes:
+        process.start()
+    merged = [x for _ in processes for x in results.get()]
+    for process in processes:
+        process.join()
+    return len(merged), merged
+
+
+def run(options: dict[str, Any]) -> dict[str, Any]:
+    out = options["stdout"]
+    scale = options["scale"]
+    total = max(1000, int(1_000_000 * scale))
+    seconds = max(3.0, 15.0 * min(1.0, scale * 4))
+    with scratch_database("handrail_bench_queues"):
+        demo_seed()
+        reviewers = []
+        group = Group.objects.get(name="reviewers")
+        for i in range(CLAIMERS):
+            user = get_user_model().objects.create_user(f"bench-reviewer-{i}", password=None)
+            user.groups.add(group)
+            reviewers.append(user)
+        queues = []
+        for i in range(QUEUES):
+            queue = Queue.objects.create(slug=f"bench-{i:02d}", name=f"Bench {i}")
+            queue.members.add(*reviewers)
+            queues.append(queue)
+        started = time.monotonic()
+        _fill(total, get_user_model().objects.get(username="demo-model").pk)
+        out.write(f"filled {total:,} ready tasks across {QUEUES} queues in {time.monotonic() - started:.1f}s")
+
+        slugs = [q.slug for q in queues]
+        queue_ids = [q.pk for q in queues]
+
+        def service_claim(index: int, rng: random.Random) -> Any:
+            task = task_claim_next(queue_slug=rng.choice(slugs), user=reviewers[index])
+            return task.pk if task else None
+
+        def raw_claim(index: int, rng: random.Random) -> Any:
+            with connection.cursor() as cursor:
+                cursor.execute(RAW_CLAIM, [reviewers[index].pk, rng.choice(queue_ids)])
+                row = cursor.fetchone()
+            return row[0] if row else None
+
+        _run_claimers(1.0, service_claim)  # warm-up: plans, caches, connections
+        claims, latencies = _run_claimers(seconds, service_claim)
+        raw_claims, raw_latencies = _run_claimers(seconds, raw_claim)
+
+    figures = {
+        "claims_per_s": round(claims / seconds, 1),
+        "claim_p50_ms": round(percentile(latencies, 50), 2),
+        "claim_p99_ms": round(percentile(latencies, 99), 2),
+        "raw_claims_per_s": round(raw_claims / seconds, 1),
+        "raw_claim_p99_ms": round(percentile(raw_latencies, 99), 2),
+        "ratio": round(claims / raw_claims, 3) if raw_claims else None,
+        "tasks": total,
+        "queues": QUEUES,
+        "claimers": CLAIMERS,
+        "seconds_per_side": seconds,
+    }
+    out.write(
+        f"task_claim_next: {figures['claims_per_s']}/s, p50 {figures['claim_p50_ms']} ms, "
+        f"p99 {figures['claim_p99_ms']} ms"
+    )
+    out.write(f"raw SKIP LOCKED loop: {figures['raw_claims_per_s']}/s, p99 {figures['raw_claim_p99_ms']} ms")
+    out.write(f"ratio service/raw: {figures['ratio']}")
+    return figures

@@ -1,0 +1,151 @@
+"""Supervisor pages: the queue board, one queue's tasks with bulk actions, escalations.
+
+Every action goes through the task services, one item at a time, so the same four-eyes and state
+rules apply as anywhere else and each selected task gets its own result.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_safe
+
+from orchestrator.errors import DomainError, ValidationFailed
+from orchestrator.models import Queue
+from orchestrator.selectors.ui import (
+    TASK_LIST_STATES,
+    degradation_status,
+    queue_board,
+    queue_reviewers,
+    queue_supervised_by,
+    queue_tasks,
+    queues_supervised_by,
+    tasks_escalated,
+)
+from orchestrator.services.tasks import (
+    BulkItemResult,
+    task_resume,
+    task_set_priority,
+    task_suspend,
+    tasks_bulk_approve,
+    tasks_bulk_reassign,
+)
+from review_ui.forms import BulkActionForm
+from review_ui.roles import can_supervise, role_required
+from review_ui.throughput import throughput_chart
+
+STATE_TABS = [
+    ("open", "All open"),
+    ("ready", "Ready"),
+    ("held", "Held"),
+    ("escalated", "Escalated"),
+    ("suspended", "Suspended"),
+    ("info_requested", "Waiting for info"),
+]
+
+
+@role_required(can_supervise)
+@require_safe
+def board(request: HttpRequest) -> HttpResponse:
+    """Every supervised queue: depth, age, SLA, throughput over the last day, reviewers and their load."""
+    summaries = queue_board(queues=queues_supervised_by(user=request.user))
+    for summary in summaries:
+        summary.chart = throughput_chart(summary.throughput, now=timezone.now())  # type: ignore[attr-defined]
+    return render(
+        request,
+        "review_ui/supervise/board.html",
+        {"queues": summaries, "degradation": degradation_status(), "now": timezone.now()},
+    )
+
+
+def _each(task_ids: list[str], act: Callable[[str], Any]) -> list[BulkItemResult]:
+    """One service call per task; a refusal is that item's result and never stops the others."""
+    results = []
+    for task_id in task_ids:
+        try:
+            act(task_id)
+        except DomainError as exc:
+            state = exc.context.get("state") if exc.context else None
+            results.append(BulkItemResult(task_id, False, exc.code, exc.reason, str(state) if state else None))
+        else:
+            results.append(BulkItemResult(task_id, True))
+    return results
+
+
+def _bulk(request: HttpRequest, queue: Queue, form: BulkActionForm) -> list[BulkItemResult]:
+    data = form.cleaned_data
+    ids = data["tasks"]
+    supervisor = request.user
+    action = data["action"]
+    if action == "reassign":
+        to_user = get_user_model().objects.filter(username=data["to_user"]).first()
+        if to_user is None:
+            raise ValidationFailed("no such reviewer", field="to_user")
+        return tasks_bulk_reassign(task_ids=ids, supervisor=supervisor, to_user=to_user)
+    if action == "approve":
+        return tasks_bulk_approve(task_ids=ids, supervisor=supervisor, reason=data.get("reason") or "")
+    if action == "suspend":
+        return _each(ids, lambda t: task_suspend(task_id=t, supervisor=supervisor, reason=data.get("reason") or ""))
+    if action == "resume":
+        return _each(ids, lambda t: task_resume(task_id=t, supervisor=supervisor))
+    return _each(ids, lambda t: task_set_priority(task_id=t, supervisor=supervisor, priority=data["priority"]))
+
+
+@role_required(can_supervise)
+@require_http_methods(["GET", "HEAD", "POST"])
+def queue_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """One queue: its open tasks in "next task" order, with reassign, approve, suspend/resume, priority."""
+    queue = queue_supervised_by(slug=slug, user=request.user)
+    if queue is None:
+        raise Http404("You do not supervise this queue.")
+    state = request.GET.get("state", "open")
+    if state not in TASK_LIST_STATES:
+        state = "open"
+    reviewers = [u.get_username() for u in queue_reviewers(queue=queue)]
+    results: list[BulkItemResult] = []
+    status = 200
+    form = None
+    if request.method == "POST":
+        posted = request.POST.getlist("tasks")
+        form = BulkActionForm(request.POST, task_ids=posted, reviewers=reviewers)
+        if form.is_valid():
+            try:
+                results = _bulk(request, queue, form)
+            except DomainError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.reason)
+                status = exc.status
+        else:
+            status = 400
+    tasks = queue_tasks(queue=queue, state=state)
+    [summary] = queue_board(queues=[queue])
+    summary.chart = throughput_chart(summary.throughput, now=timezone.now())  # type: ignore[attr-defined]
+    done = sum(1 for r in results if r.ok)
+    return render(
+        request,
+        "review_ui/supervise/queue.html",
+        {
+            "queue": queue,
+            "summary": summary,
+            "tasks": tasks,
+            "state": state,
+            "tabs": STATE_TABS,
+            "reviewers": reviewers,
+            "form": form or BulkActionForm(task_ids=[], reviewers=reviewers),
+            "results": results,
+            "results_ok": done,
+            "results_failed": len(results) - done,
+            "now": timezone.now(),
+        },
+        status=status,
+    )
+
+
+@role_required(can_supervise)
+@require_safe
+def escalations(request: HttpRequest) -> HttpResponse:
+    """Open tasks that escalated, across the supervised queues."""
+    tasks = tasks_escalated(queues=queues_supervised_by(user=request.user))
+    return render(request, "review_ui/supervise/escalations.html", {"tasks": tasks, "now": timezone.now()})
