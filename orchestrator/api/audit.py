@@ -14,13 +14,15 @@ from rest_framework.views import APIView
 
 from orchestrator.api.permissions import CanReadAudit, IsCompliance
 from orchestrator.audit.export import ExportFilters
-from orchestrator.audit.selectors import audit_export_get, audit_status, stream_export
+from orchestrator.audit.selectors import audit_export_get, audit_status, legal_holds_list, stream_export
 from orchestrator.audit.services import (
     audit_export_authorize_download,
     audit_export_download_token,
     audit_export_record_download,
     audit_export_record_stream,
     audit_export_request,
+    legal_hold_create,
+    legal_hold_release,
 )
 from orchestrator.audit.signing import public_key_pem
 from orchestrator.errors import NotFound, ValidationFailed
@@ -233,3 +235,47 @@ def _export_out(request: Request, export: AuditExport) -> dict[str, Any]:
         url = reverse("api:audit-export-download", kwargs={"export_id": export.id})
         out["download_url"] = request.build_absolute_uri(f"{url}?{urlencode({'token': token})}")
     return out
+
+
+class LegalHoldSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reason = serializers.CharField()
+    flow = serializers.CharField()
+    decision_id = serializers.UUIDField(allow_null=True)
+    created_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    released_by = serializers.CharField()
+    released_at = serializers.DateTimeField(allow_null=True)
+
+
+class LegalHoldListCreateApi(APIView):
+    """Legal holds: while one is active, retention may not purge the events it covers."""
+
+    permission_classes = [IsCompliance]
+
+    class InputSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=500)
+        flow = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+        decision_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+    @extend_schema(responses={200: LegalHoldSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(LegalHoldSerializer(legal_holds_list(), many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: LegalHoldSerializer})
+    def post(self, request: Request) -> Response:
+        form = self.InputSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        hold = legal_hold_create(created_by=request.user, **form.validated_data)
+        return Response(LegalHoldSerializer(hold).data, status=201)
+
+
+class LegalHoldReleaseApi(APIView):
+    """Release an active legal hold."""
+
+    permission_classes = [IsCompliance]
+
+    @extend_schema(request=None, responses={200: LegalHoldSerializer})
+    def post(self, request: Request, hold_id: int) -> Response:
+        hold = legal_hold_release(hold_id=hold_id, released_by=request.user)
+        return Response(LegalHoldSerializer(hold).data)

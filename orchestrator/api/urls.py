@@ -1,5 +1,6 @@
 from django.urls import path
 
+from orchestrator.api import audit as audit_api
 from orchestrator.api import policies as policy_api
 from orchestrator.api import tasks as task_api
 from orchestrator.api.absence import AbsenceApi
@@ -47,6 +48,12 @@ urlpatterns = [
     path("audit/events", AuditEventListApi.as_view(), name="audit-events"),
     path("audit/events/export", AuditEventExportStreamApi.as_view(), name="audit-events-export"),
     path("audit/verify", AuditVerifyApi.as_view(), name="audit-verify"),
+    path("audit/legal-holds", audit_api.LegalHoldListCreateApi.as_view(), name="audit-legal-holds"),
+    path(
+        "audit/legal-holds/<int:hold_id>/release",
+        audit_api.LegalHoldReleaseApi.as_view(),
+        name="audit-legal-hold-release",
+    ),
     path("audit/public-key", AuditPublicKeyApi.as_view(), name="audit-public-key"),
     path("audit/exports", AuditExportCreateApi.as_view(), name="audit-export-create"),
     path("audit/exports/<uuid:export_id>", AuditExportDetailApi.as_view(), name="audit-export-detail"),

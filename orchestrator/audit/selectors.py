@@ -5,11 +5,12 @@ from typing import Any
 from uuid import UUID
 
 from django.db import connection
+from django.db.models import F
 
 from orchestrator.audit.chain import audit_verify
 from orchestrator.audit.export import _CSV_SELECT, _JSONL_SELECT, _RAW_LINES, CSV_COLUMNS, ExportFilters, _bounded
 from orchestrator.audit.signing import current_key_id
-from orchestrator.models import AuditCheckpoint, AuditEvent, AuditExport
+from orchestrator.models import AuditCheckpoint, AuditEvent, AuditExport, LegalHold
 
 
 def audit_status() -> dict[str, Any]:
@@ -51,3 +52,8 @@ def stream_export(*, filters: ExportFilters, fmt: str) -> Iterator[bytes]:
         with cursor.cursor.copy(sql, params) as copy:  # type: ignore[attr-defined]
             for block in copy:
                 yield bytes(block)
+
+
+def legal_holds_list() -> list[LegalHold]:
+    """Every legal hold, active ones first, newest first."""
+    return list(LegalHold.objects.order_by(F("released_at").desc(nulls_first=True), "-created_at"))

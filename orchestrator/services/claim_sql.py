@@ -6,26 +6,38 @@ index, locked with FOR UPDATE SKIP LOCKED so concurrent claimers never collide. 
 predicate is the SQL twin of `task_rules.reviewer_refusal` (tests hold both to the same cases).
 """
 
+from orchestrator.models import ReviewTask
+
+TASK_COLUMNS = [f.column for f in ReviewTask._meta.concrete_fields]
+TASK_ATTNAMES = [f.attname for f in ReviewTask._meta.concrete_fields]
+
 NEXT_TASK = """
-WITH member AS (
-    SELECT 1 FROM orchestrator_queue_members m WHERE m.queue_id = %(queue)s AND m.user_id = %(user)s
+WITH q AS (
+    SELECT id, wip_cap FROM orchestrator_queue WHERE slug = %(slug)s
+),
+member AS (
+    SELECT 1 FROM orchestrator_queue_members m WHERE m.queue_id = (SELECT id FROM q) AND m.user_id = %(user)s
     UNION ALL
     SELECT 1 FROM orchestrator_queue_member_groups mg
         JOIN auth_user_groups ug ON ug.group_id = mg.group_id
-        WHERE mg.queue_id = %(queue)s AND ug.user_id = %(user)s
+        WHERE mg.queue_id = (SELECT id FROM q) AND ug.user_id = %(user)s
     LIMIT 1
 ),
 held AS (
     SELECT t.id, t.state AS previous_state FROM orchestrator_reviewtask t
-    WHERE t.claimed_by_id = %(user)s AND t.queue_id = %(queue)s AND t.state IN ('reserved', 'in_progress')
+    WHERE t.claimed_by_id = %(user)s AND t.queue_id = (SELECT id FROM q) AND t.state IN ('reserved', 'in_progress')
         AND t.lease_expires_at > %(now)s AND EXISTS (SELECT 1 FROM member)
     ORDER BY t.claimed_at LIMIT 1
 ),
 ready AS (
     SELECT t.id, t.state AS previous_state FROM orchestrator_reviewtask t
         JOIN orchestrator_decision d ON d.id = t.decision_id
-    WHERE t.queue_id = %(queue)s AND t.state IN ('ready', 'escalated')
+    WHERE t.queue_id = (SELECT id FROM q) AND t.state IN ('ready', 'escalated')
         AND NOT EXISTS (SELECT 1 FROM held) AND EXISTS (SELECT 1 FROM member)
+        AND ((SELECT wip_cap FROM q) = 0 OR (
+            SELECT count(*) FROM orchestrator_reviewtask w WHERE w.queue_id = (SELECT id FROM q)
+                AND w.claimed_by_id = %(user)s AND w.state IN ('reserved', 'in_progress')
+        ) < (SELECT wip_cap FROM q))
         AND d.submitted_by_id <> %(user)s
         AND NOT d.excluded_reviewers @> %(username)s::jsonb
         AND (t.assigned_to_id IS NULL OR t.assigned_to_id = %(user)s OR t.assigned_to_id IN (
@@ -50,5 +62,5 @@ UPDATE orchestrator_reviewtask t SET
     lease_expires_at = %(lease)s
 FROM pick, orchestrator_decision d
 WHERE t.id = pick.id AND d.id = t.decision_id
-RETURNING t.id, pick.previous_state, t.decision_id, t.lease_expires_at, d.flow
-"""
+RETURNING pick.previous_state, d.flow, {columns}
+""".format(columns=", ".join(f"t.{column}" for column in TASK_COLUMNS))

@@ -26,7 +26,7 @@ from orchestrator.models import (
     TaskState,
     Verdict,
 )
-from orchestrator.services.claim_sql import NEXT_TASK
+from orchestrator.services.claim_sql import NEXT_TASK, TASK_ATTNAMES
 from orchestrator.services.task_rules import (
     absence_delegate,
     is_member,
@@ -115,21 +115,12 @@ def task_claim_next(*, queue_slug: str, user: Any) -> ReviewTask | None:
 
     Order: escalation level, priority (both high first), due time, then age. Concurrent claimers
     skip each other's locked rows (SKIP LOCKED), so two reviewers never get the same task. One
-    statement does the work (see `claim_sql`); the refusals are worked out only when it finds nothing.
+    statement does the work (see `claim_sql`); the refusals (unknown queue, not a member, WIP cap)
+    are worked out only when it finds nothing.
     """
-    queue = Queue.objects.filter(slug=queue_slug).only("pk", "slug", "wip_cap").first()
-    if queue is None:
-        raise NotFound(f"queue {queue_slug!r} does not exist", field="queue")
     now = timezone.now()
-    if (
-        queue.wip_cap
-        and not ReviewTask.objects.filter(
-            queue=queue, claimed_by=user, state__in=HELD_STATES, lease_expires_at__gt=now
-        ).exists()
-    ):
-        _require_wip_room(queue=queue, user=user)
     params = {
-        "queue": queue.pk,
+        "slug": queue_slug,
         "user": user.pk,
         "username": json.dumps([user.get_username()]),
         "now": now,
@@ -139,21 +130,23 @@ def task_claim_next(*, queue_slug: str, user: Any) -> ReviewTask | None:
         cursor.execute(NEXT_TASK, params)
         row = cursor.fetchone()
     if row is None:
-        _queue_for_member(queue_slug=queue_slug, user=user)  # 403 for a non-member; else simply no task
+        queue = _queue_for_member(queue_slug=queue_slug, user=user)  # 404 / 403
+        _require_wip_room(queue=queue, user=user)  # 409 when the cap is what stopped it
         return None
-    task_id, previous_state, decision_id, lease_expires_at, flow = row
+    previous_state, flow, *values = row
+    task = ReviewTask.from_db(connection.alias, TASK_ATTNAMES, values)
     if previous_state in (TaskState.READY, TaskState.ESCALATED):
         audit_append(
             kind="task.claimed",
             actor=user,
-            decision_id=decision_id,
+            decision_id=task.decision_id,
             flow=flow,
-            queue=queue.slug,
+            queue=queue_slug,
             subject_type="task",
-            subject_id=str(task_id),
-            data={"state": TaskState.RESERVED, "lease_expires_at": lease_expires_at.isoformat()},
+            subject_id=str(task.id),
+            data={"state": TaskState.RESERVED, "lease_expires_at": task.lease_expires_at.isoformat()},
         )
-    return ReviewTask.objects.select_related("decision", "queue").get(pk=task_id)
+    return task
 
 
 @transaction.atomic
