@@ -10,56 +10,28 @@ from typing import Any
 from django.utils import timezone
 
 from orchestrator.errors import ConflictError, NotFound, PermissionDenied, TaskStateError
-from orchestrator.models import Absence, Queue, Review, ReviewTask, TaskState
+from orchestrator.models import OPEN_STATES, Absence, Queue, Review, ReviewTask, TaskState
 from orchestrator.selectors.users import ROLE_SERVICE, user_has_role
+
+_HELD = (TaskState.RESERVED, TaskState.IN_PROGRESS)
+_WORKABLE = (TaskState.READY, *_HELD, TaskState.ESCALATED)
 
 # action -> states it may start from. Anything else is refused with 409 and the current state.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "claim": (TaskState.READY, TaskState.ESCALATED),
     "start": (TaskState.RESERVED,),
-    "renew": (TaskState.RESERVED, TaskState.IN_PROGRESS),
-    "release": (TaskState.RESERVED, TaskState.IN_PROGRESS),
-    "skip": (TaskState.RESERVED, TaskState.IN_PROGRESS),
-    "judge": (TaskState.RESERVED, TaskState.IN_PROGRESS),
-    "decide": (TaskState.RESERVED, TaskState.IN_PROGRESS),
-    "request_info": (TaskState.RESERVED, TaskState.IN_PROGRESS),
+    "renew": _HELD,
+    "release": _HELD,
+    "skip": _HELD,
+    "judge": _HELD,
+    "decide": _HELD,
+    "request_info": _HELD,
     "provide_info": (TaskState.INFO_REQUESTED,),
-    "reassign": (TaskState.READY, TaskState.RESERVED, TaskState.IN_PROGRESS, TaskState.ESCALATED),
-    "suspend": (
-        TaskState.READY,
-        TaskState.RESERVED,
-        TaskState.IN_PROGRESS,
-        TaskState.ESCALATED,
-        TaskState.INFO_REQUESTED,
-    ),
+    "reassign": _WORKABLE,
+    "suspend": (*_WORKABLE, TaskState.INFO_REQUESTED),
     "resume": (TaskState.SUSPENDED,),
-    "set_priority": (
-        TaskState.READY,
-        TaskState.RESERVED,
-        TaskState.IN_PROGRESS,
-        TaskState.ESCALATED,
-        TaskState.SUSPENDED,
-        TaskState.INFO_REQUESTED,
-    ),
-    "cancel": (
-        TaskState.READY,
-        TaskState.RESERVED,
-        TaskState.IN_PROGRESS,
-        TaskState.ESCALATED,
-        TaskState.SUSPENDED,
-        TaskState.INFO_REQUESTED,
-    ),
-    "expire_lease": (TaskState.RESERVED, TaskState.IN_PROGRESS),
-    "escalate": (TaskState.READY, TaskState.RESERVED, TaskState.IN_PROGRESS, TaskState.ESCALATED),
-    "expire": (
-        TaskState.READY,
-        TaskState.RESERVED,
-        TaskState.IN_PROGRESS,
-        TaskState.ESCALATED,
-        TaskState.SUSPENDED,
-        TaskState.INFO_REQUESTED,
-    ),
-    "comment": tuple(TaskState.values),
+    "set_priority": OPEN_STATES,
+    "cancel": OPEN_STATES,
 }
 
 

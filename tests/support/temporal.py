@@ -1,4 +1,7 @@
-"""A Temporal dev server process and an in-process worker thread, for tests and benchmarks."""
+"""A Temporal dev server process for tests (in memory unless given a database file).
+
+The in-process worker lives in `orchestrator.temporal.inprocess` (benchmarks use it too).
+"""
 
 import asyncio
 import shutil
@@ -6,10 +9,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from orchestrator.temporal.inprocess import WorkerThread
 
 
 def free_port() -> int:
@@ -85,51 +88,4 @@ class TemporalDevServer:
             self.process.wait(timeout=5)
 
 
-class WorkerThread:
-    """The project's Temporal worker running on its own event loop in a thread of this process."""
-
-    def __init__(self, *, address: str, task_queue: str, threads: int = 8) -> None:
-        self.address = address
-        self.task_queue = task_queue
-        self.threads = threads
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-
-    def start(self, timeout: float = 30.0) -> None:
-        self._ready.clear()
-        self._thread = threading.Thread(target=self._main, name=f"worker-{self.task_queue}", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise RuntimeError("worker did not start")
-        if self._error:
-            raise RuntimeError("worker failed to start") from self._error
-
-    def _main(self) -> None:
-        try:
-            asyncio.run(self._run())
-        except BaseException as exc:  # surfaced by start()/stop()
-            self._error = exc
-            self._ready.set()
-
-    async def _run(self) -> None:
-        from temporalio.client import Client
-
-        from orchestrator.temporal.worker import build_worker
-
-        client = await Client.connect(self.address)
-        self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        with ThreadPoolExecutor(max_workers=self.threads) as executor:
-            async with build_worker(client, executor, task_queue=self.task_queue):
-                self._ready.set()
-                await self._stop.wait()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self._loop is not None and self._stop is not None and self._thread and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join(timeout)
-        self._loop = None
-        self._stop = None
+__all__ = ["TemporalDevServer", "WorkerThread", "free_port", "temporal_cli"]
