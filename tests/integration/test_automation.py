@@ -51,7 +51,9 @@ def transitions() -> list[tuple[str, str]]:
 
 
 def test_breaker_trips_on_reported_model_failures_and_recovers(demo, api_as):  # type: ignore[no-untyped-def]
-    activate(demo, {"failures": 3, "window_seconds": 60, "cooldown_seconds": 30, "probation_seconds": 30, "psi_over": None})
+    activate(
+        demo, {"failures": 3, "window_seconds": 60, "cooldown_seconds": 30, "probation_seconds": 30, "psi_over": None}
+    )
     assert decide(demo).route == "auto_approve"
     model = api_as(demo["demo-model"])
     for _ in range(3):
@@ -74,7 +76,9 @@ def test_breaker_trips_on_reported_model_failures_and_recovers(demo, api_as):  #
 
 
 def test_a_failure_during_probation_opens_the_breaker_again(demo, api_as):  # type: ignore[no-untyped-def]
-    activate(demo, {"failures": 2, "window_seconds": 60, "cooldown_seconds": 0, "probation_seconds": 300, "psi_over": None})
+    activate(
+        demo, {"failures": 2, "window_seconds": 60, "cooldown_seconds": 0, "probation_seconds": 300, "psi_over": None}
+    )
     model = api_as(demo["demo-model"])
     for _ in range(2):
         model.post("/api/v1/flows/loan_approval/model-failures", {}, format="json")
@@ -121,9 +125,7 @@ def test_pause_sends_everything_to_people_and_resume_needs_a_second_person(demo,
     assert approved.status_code == 200, approved.content
     assert approved.json()["approved_by"] == "compliance"
     assert decide(demo).route == "auto_approve"
-    kinds = list(
-        AuditEvent.objects.filter(kind__startswith="automation.").order_by("seq").values_list("kind", "actor")
-    )
+    kinds = list(AuditEvent.objects.filter(kind__startswith="automation.").order_by("seq").values_list("kind", "actor"))
     assert kinds == [
         ("automation.paused", "supervisor"),
         ("automation.resume_requested", "supervisor"),
@@ -134,3 +136,25 @@ def test_pause_sends_everything_to_people_and_resume_needs_a_second_person(demo,
     assert not_paused.status_code == 409
     rows = supervisor.get("/api/v1/modes").json()
     assert rows and all(r["paused"] is False for r in rows if r["flow"] == "loan_approval")
+
+
+def test_board_panel_pauses_and_a_second_supervisor_resumes(demo, client):  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    second = get_user_model().objects.create_user("supervisor2")
+    second.groups.add(Group.objects.get(name="supervisors"))
+    client.force_login(demo["supervisor"])
+    page = client.get("/supervise/")
+    assert page.status_code == 200 and b"Pause automation" in page.content
+    client.post("/supervise/flows/loan_approval/pause", {"reason": "incident"})
+    assert FlowAutomation.objects.get(flow="loan_approval").paused
+    client.post("/supervise/flows/loan_approval/resume-request")
+    page = client.get("/supervise/")
+    assert b"Approve resume" in page.content
+    request_id = AuditEvent.objects.get(kind="automation.resume_requested").data["request"]
+    client.post("/supervise/flows/loan_approval/resume-approve", {"request": request_id})
+    assert FlowAutomation.objects.get(flow="loan_approval").paused  # four-eyes: refused
+    client.force_login(second)
+    client.post("/supervise/flows/loan_approval/resume-approve", {"request": request_id})
+    assert not FlowAutomation.objects.get(flow="loan_approval").paused

@@ -53,7 +53,13 @@ def activate(demo, *, degradation=None, callbacks=None):  # type: ignore[no-unty
         "queue": "underwriting",
         "tiers": [
             {"name": "low", "sla_seconds": 3600, "qa": {"rate": 0.0}},
-            {"name": "critical", "priority": 10, "sla_seconds": 1800, "always_human": True, "timeout_outcome": "reject"},
+            {
+                "name": "critical",
+                "priority": 10,
+                "sla_seconds": 1800,
+                "always_human": True,
+                "timeout_outcome": "reject",
+            },
         ],
         "tier_rules": [{"tier": "critical", "when": "risk.pep"}],
         "default_tier": "low",
@@ -142,7 +148,10 @@ def test_500_decisions_one_reviewer_critical_to_people_low_risk_by_the_ladder(de
     assert all(t.priority < 0 and t.due_at is not None for t in qa)
     # Before the queue degraded, low-risk decisions were plain reviews.
     assert decisions[1].explanation["automation"] == {
-        "paused": False, "breaker": "closed", "mode": "normal", "queue": "underwriting"
+        "paused": False,
+        "breaker": "closed",
+        "mode": "normal",
+        "queue": "underwriting",
     }
 
     changes = AuditEvent.objects.filter(kind="mode.changed")
@@ -213,7 +222,10 @@ def test_a_qa_rejection_within_the_window_revokes_an_auto_decision(demo, setting
 
 
 def test_a_qa_approval_or_a_late_rejection_revokes_nothing(demo):  # type: ignore[no-untyped-def]
-    ladder = {"enter": {"depth_over": 2}, "ladder": {"low": [{"action": "auto_decide", "revocation_seconds": 60, "qa_rate": 1.0}]}}
+    ladder = {
+        "enter": {"depth_over": 2},
+        "ladder": {"low": [{"action": "auto_decide", "revocation_seconds": 60, "qa_rate": 1.0}]},
+    }
     activate(demo, degradation=ladder)
     for _ in range(3):
         route_one(demo)
@@ -248,10 +260,18 @@ def test_bad_degradation_in_a_policy_is_a_400_naming_the_field(demo, api_as):  #
     client = api_as(demo["supervisor"])
     base = {"queue": "underwriting", "tiers": [{"name": "low"}, {"name": "critical", "always_human": True}]}
     cases = [
-        ({"degradation": {"ladder": {"low": [{"action": "hold", "max_held": 3, "queue": "ghost"}]}}},
-         "spec.degradation.ladder.low[0].queue"),
-        ({"degradation": {"ladder": {"critical": [{"action": "auto_decide", "revocation_seconds": 60, "qa_rate": 1}]}}},
-         "spec.degradation.ladder.critical[0].action"),
+        (
+            {"degradation": {"ladder": {"low": [{"action": "hold", "max_held": 3, "queue": "ghost"}]}}},
+            "spec.degradation.ladder.low[0].queue",
+        ),
+        (
+            {
+                "degradation": {
+                    "ladder": {"critical": [{"action": "auto_decide", "revocation_seconds": 60, "qa_rate": 1}]}
+                }
+            },
+            "spec.degradation.ladder.critical[0].action",
+        ),
         ({"callbacks": [{"name": "crm", "url": "ftp://crm.example/in"}]}, "spec.callbacks[0].url"),
     ]
     for extra, field in cases:

@@ -130,7 +130,8 @@ def test_a_webhook_url_that_is_not_http_is_refused_naming_the_field(demo, api_as
 def test_webhook_api_creates_an_endpoint_and_shows_the_secret_once(demo, api_as):  # type: ignore[no-untyped-def]
     client = api_as(demo["supervisor"])
     created = client.post(
-        "/api/v1/webhooks", {"name": "chat", "url": "https://chat.example/in", "events": ["task.escalated"]},
+        "/api/v1/webhooks",
+        {"name": "chat", "url": "https://chat.example/in", "events": ["task.escalated"]},
         format="json",
     )
     assert created.status_code == 201, created.content

@@ -35,7 +35,12 @@ def test_a_full_ladder_compiles():  # type: ignore[no-untyped-def]
                 "min_dwell_seconds": 30,
                 "ladder": {
                     "low": [
-                        {"when": {"depth_over": 300}, "action": "auto_decide", "revocation_seconds": 600, "qa_rate": 0.3},
+                        {
+                            "when": {"depth_over": 300},
+                            "action": "auto_decide",
+                            "revocation_seconds": 600,
+                            "qa_rate": 0.3,
+                        },
                         {"action": "hold", "max_held": 50, "queue": "overflow"},
                     ],
                     "critical": [{"action": "alert"}],
@@ -65,16 +70,27 @@ def test_a_full_ladder_compiles():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("degradation", "field"),
     [
-        ({"ladder": {"low": [{"action": "hold", "max_held": 5, "queue": "nowhere"}]}}, "degradation.ladder.low[0].queue"),
-        ({"ladder": {"critical": [{"action": "auto_decide", "revocation_seconds": 60, "qa_rate": 1}]}},
-         "degradation.ladder.critical[0].action"),
+        (
+            {"ladder": {"low": [{"action": "hold", "max_held": 5, "queue": "nowhere"}]}},
+            "degradation.ladder.low[0].queue",
+        ),
+        (
+            {"ladder": {"critical": [{"action": "auto_decide", "revocation_seconds": 60, "qa_rate": 1}]}},
+            "degradation.ladder.critical[0].action",
+        ),
         ({"ladder": {"critical": [{"action": "hold", "max_held": 5}]}}, "degradation.ladder.critical[0].action"),
         ({"ladder": {"medium": [{"action": "alert"}]}}, "degradation.ladder.medium"),
         ({"ladder": {"low": [{"action": "shed"}]}}, "degradation.ladder.low[0].action"),
         ({"ladder": {"low": [{"action": "hold"}]}}, "degradation.ladder.low[0].max_held"),
         ({"ladder": {"low": [{"action": "raise_qa", "rate": 1.5}]}}, "degradation.ladder.low[0].rate"),
-        ({"ladder": {"low": [{"action": "raise_qa", "rate": 0.5, "max_held": 3}]}}, "degradation.ladder.low[0].max_held"),
-        ({"ladder": {"low": [{"action": "alert", "when": {"depth_above": 3}}]}}, "degradation.ladder.low[0].when.depth_above"),
+        (
+            {"ladder": {"low": [{"action": "raise_qa", "rate": 0.5, "max_held": 3}]}},
+            "degradation.ladder.low[0].max_held",
+        ),
+        (
+            {"ladder": {"low": [{"action": "alert", "when": {"depth_above": 3}}]}},
+            "degradation.ladder.low[0].when.depth_above",
+        ),
         ({"enter": {"wait_over_sla": 1.0}, "exit": {"wait_below_sla": 1.5}}, "degradation.exit.wait_below_sla"),
         ({"enter": {"depth_over": 10}, "exit": {"depth_below": 10}}, "degradation.exit.depth_below"),
         ({"enter": {}}, "degradation.enter"),
