@@ -161,6 +161,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orchestrator.notification_sweep",
         "schedule": timedelta(seconds=HANDRAIL_OUTBOX_SWEEP_SECONDS),
     },
+    "degradation-evaluate": {
+        "task": "orchestrator.degradation_evaluate",
+        "schedule": timedelta(seconds=float(os.environ.get("HANDRAIL_MODE_EVALUATE_SECONDS", "5"))),
+    },
     "task-lease-sweep": {
         "task": "orchestrator.task_expire_leases",
         "schedule": timedelta(seconds=HANDRAIL_LEASE_SWEEP_SECONDS),
@@ -191,6 +195,16 @@ HANDRAIL_OUTBOX_DELIVER_INLINE = _env_bool("HANDRAIL_OUTBOX_DELIVER_INLINE", Fal
 HANDRAIL_OUTBOX_RELAY_THREADS = int(os.environ.get("HANDRAIL_OUTBOX_RELAY_THREADS", "4"))
 HANDRAIL_OUTBOX_MAX_BACKOFF_SECONDS = float(os.environ.get("HANDRAIL_OUTBOX_MAX_BACKOFF_SECONDS", "300"))
 HANDRAIL_NOTIFICATION_MAX_ATTEMPTS = int(os.environ.get("HANDRAIL_NOTIFICATION_MAX_ATTEMPTS", "8"))
+HANDRAIL_NOTIFICATION_BACKOFF_SECONDS = float(os.environ.get("HANDRAIL_NOTIFICATION_BACKOFF_SECONDS", "2"))
+HANDRAIL_NOTIFICATION_MAX_BACKOFF_SECONDS = float(os.environ.get("HANDRAIL_NOTIFICATION_MAX_BACKOFF_SECONDS", "3600"))
+HANDRAIL_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("HANDRAIL_WEBHOOK_TIMEOUT_SECONDS", "10"))
+# Outcome callbacks are signed with this secret (per flow: HANDRAIL_CALLBACK_SECRET_<FLOW>); dev default only.
+HANDRAIL_CALLBACK_SECRET = os.environ.get("HANDRAIL_CALLBACK_SECRET", "handrail-dev-callback-secret")
+HANDRAIL_CALLBACK_MAX_ATTEMPTS = int(os.environ.get("HANDRAIL_CALLBACK_MAX_ATTEMPTS", "10"))
+# Capacity: reviewers who gave a verdict in this window count as active; handle time from the last N reviews.
+HANDRAIL_ACTIVE_REVIEWER_MINUTES = float(os.environ.get("HANDRAIL_ACTIVE_REVIEWER_MINUTES", "15"))
+HANDRAIL_HANDLE_TIME_SAMPLE = int(os.environ.get("HANDRAIL_HANDLE_TIME_SAMPLE", "200"))
+HANDRAIL_DEFAULT_HANDLE_SECONDS = float(os.environ.get("HANDRAIL_DEFAULT_HANDLE_SECONDS", "300"))
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))

@@ -35,3 +35,11 @@ def notification_sweep_task() -> int:
     from orchestrator.services.notifications import notification_sweep
 
     return notification_sweep()
+
+
+@shared_task(name="orchestrator.degradation_evaluate", acks_late=True, ignore_result=True)
+def degradation_evaluate_task(flow: str | None = None) -> int:
+    """The mode evaluator (beat, every HANDRAIL_MODE_EVALUATE_SECONDS): modes with hysteresis, breakers."""
+    from orchestrator.services.degradation import degradation_evaluate
+
+    return len(degradation_evaluate(flow=flow))

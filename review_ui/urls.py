@@ -27,6 +27,7 @@ urlpatterns = [
     path("supervise/", supervise.board, name="board"),
     path("supervise/escalations", supervise.escalations, name="escalations"),
     path("supervise/queues/<slug:slug>", supervise.queue_detail, name="queue_board"),
+    path("supervise/flows/<str:flow>/<str:action>", supervise.automation_action, name="automation_action"),
     # policies (supervisors, compliance)
     path("policies/", policies.policy_index, name="policies"),
     path("policies/diff", policies.policy_compare, name="policy_diff"),

@@ -12,6 +12,9 @@ FINALIZE_ACTIVITY = "decision.finalize"
 ESCALATE_ACTIVITY = "review.escalate"
 DEADLINE_ACTIVITY = "review.deadline"
 VERDICT_UPDATE = "review.verdict"
+CALLBACK_ACTIVITY = "decision.callback"
+OUTCOME_CALLBACKS_PATCH = "outcome-callbacks"
+CALLBACK_MAX_ATTEMPTS = 10  # Temporal retries a callback this many times (backoff 1 s .. 60 s), then gives up
 STATUS_QUERY = "decision.status"
 
 ROUTE_AUTO_APPROVE = "auto_approve"
@@ -47,6 +50,8 @@ class RouteResult:
     timeout_outcome: str = ""
     priority: int = 0
     qa_sample: bool = False
+    # Names of the outcome callbacks to run after finalize (the flow's and the pinned policy's).
+    callbacks: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -114,3 +119,18 @@ class DecisionResult:
     outcome: str
     route: str
     review_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CallbackInput:
+    """Run one outcome callback of a finalized decision; the decision id is the idempotency key."""
+
+    decision_id: str
+    callback: str
+    event: str = "decision.finalized"
+
+
+@dataclass
+class CallbackResult:
+    delivered: bool
+    status_code: int | None = None

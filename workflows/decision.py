@@ -1,15 +1,24 @@
 """DecisionWorkflow: route one decision through the gates, wait for people where needed, finalize."""
 
+from datetime import timedelta
+
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 from workflows.contracts import (
+    CALLBACK_ACTIVITY,
+    CALLBACK_MAX_ATTEMPTS,
     DECISION_WORKFLOW,
     FINALIZE_ACTIVITY,
+    OUTCOME_CALLBACKS_PATCH,
     ROUTE_ACTIVITY,
     ROUTE_AUTO_APPROVE,
     ROUTE_AUTO_REJECT,
     STATUS_QUERY,
     VERDICT_OUTCOMES,
+    CallbackInput,
+    CallbackResult,
     DecisionInput,
     DecisionResult,
     FinalizeInput,
@@ -19,6 +28,14 @@ from workflows.contracts import (
 from workflows.review import STEP_RETRY, STEP_TIMEOUT, ReviewDesk
 
 TIMEOUT_OUTCOMES = {"reject": "rejected", "approve": "approved"}
+# Callbacks reach another system: a regular activity with a bounded retry; the receiver dedupes by decision id.
+CALLBACK_TIMEOUT = timedelta(seconds=30)
+CALLBACK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=CALLBACK_MAX_ATTEMPTS,
+)
 
 
 @workflow.defn(name=DECISION_WORKFLOW)
@@ -63,6 +80,21 @@ class DecisionWorkflow:
         await workflow.execute_local_activity(
             FINALIZE_ACTIVITY, final, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY
         )
+        if route.callbacks and workflow.patched(OUTCOME_CALLBACKS_PATCH):
+            self._stage = "callbacks"
+            for name in route.callbacks:
+                try:
+                    await workflow.execute_activity(
+                        CALLBACK_ACTIVITY,
+                        CallbackInput(decision_id=inp.decision_id, callback=name),
+                        result_type=CallbackResult,
+                        start_to_close_timeout=CALLBACK_TIMEOUT,
+                        retry_policy=CALLBACK_RETRY,
+                    )
+                except ActivityError:
+                    # Retries exhausted: the activity recorded callback.failed and a dead letter for
+                    # manual redelivery. The decision itself stands.
+                    workflow.logger.warning("callback %s of decision %s failed", name, inp.decision_id)
         self._stage = "completed"
         return DecisionResult(
             decision_id=inp.decision_id,

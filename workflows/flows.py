@@ -10,6 +10,21 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class Callback:
+    """An outcome callback, run after the decision is finalized by the `decision.callback` activity
+    (a regular activity, retried by Temporal; the decision id is the idempotency key).
+
+    Either `url`: a signed POST of the outcome (docs/notifications.md), or `activity`: the name of a
+    function in `Flow.activities`, called with the outcome (a dict) inside that activity. A function
+    must be idempotent per `decision_id`: it may run again after a failure.
+    """
+
+    name: str
+    url: str = ""
+    activity: str = ""
+
+
+@dataclass(frozen=True)
 class Flow:
     """A kind of decision. `default_policy` is the first policy version, as a policy spec."""
 
@@ -24,3 +39,6 @@ class Flow:
     # plain functions of the decision's facts ({"confidence", "label", "output", "payload", "risk"}) -> bool,
     # called by routing outside the pure gate evaluation. Deterministic, fast, no I/O.
     custom_gates: dict[str, Callable[[Mapping[str, Any]], bool]] = field(default_factory=dict)
+    # Outcome callbacks to the client system, and the custom activities they may name.
+    callbacks: tuple[Callback, ...] = ()
+    activities: dict[str, Callable[[Mapping[str, Any]], Any]] = field(default_factory=dict)

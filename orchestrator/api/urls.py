@@ -1,6 +1,7 @@
 from django.urls import path
 
 from orchestrator.api import audit as audit_api
+from orchestrator.api import ops as ops_api
 from orchestrator.api import policies as policy_api
 from orchestrator.api import tasks as task_api
 from orchestrator.api.absence import AbsenceApi
@@ -58,6 +59,25 @@ urlpatterns = [
     path("audit/exports", AuditExportCreateApi.as_view(), name="audit-export-create"),
     path("audit/exports/<uuid:export_id>", AuditExportDetailApi.as_view(), name="audit-export-detail"),
     path("audit/exports/<uuid:export_id>/download", AuditExportDownloadApi.as_view(), name="audit-export-download"),
+    path("webhooks", ops_api.WebhookListCreateApi.as_view(), name="webhook-list"),
+    path("notifications", ops_api.NotificationListApi.as_view(), name="notification-list"),
+    path("notifications/<int:notification_id>", ops_api.NotificationDetailApi.as_view(), name="notification-detail"),
+    path(
+        "notifications/<int:notification_id>/redeliver",
+        ops_api.NotificationRedeliverApi.as_view(),
+        name="notification-redeliver",
+    ),
+    path("modes", ops_api.ModeListApi.as_view(), name="mode-list"),
+    path("modes/<str:flow>/<slug:queue>", ops_api.ModeForceApi.as_view(), name="mode-force"),
+    path("flows/<str:flow>/pause", ops_api.FlowPauseApi.as_view(), name="flow-pause"),
+    path("flows/<str:flow>/resume-requests", ops_api.FlowResumeRequestApi.as_view(), name="flow-resume-request"),
+    path(
+        "flows/<str:flow>/resume-requests/<uuid:request_id>/approve",
+        ops_api.FlowResumeApproveApi.as_view(),
+        name="flow-resume-approve",
+    ),
+    path("flows/<str:flow>/model-failures", ops_api.ModelFailureReportApi.as_view(), name="flow-model-failures"),
+    path("flows/<str:flow>/breaker", ops_api.BreakerForceApi.as_view(), name="flow-breaker"),
     path("policies", policy_api.PolicyListCreateApi.as_view(), name="policy-list"),
     path("policies/diff", policy_api.PolicyDiffApi.as_view(), name="policy-diff"),
     path("policies/backtest", policy_api.PolicyBacktestApi.as_view(), name="policy-backtest"),

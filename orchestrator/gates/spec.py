@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from orchestrator.gates.cel import FIELD_TYPES, CompiledRule, RuleCompileError, RuleEnv
 from orchestrator.gates.conditions import Check, compile_combine, compile_leaf
@@ -157,6 +158,9 @@ class PolicySpec:
     env: RuleEnv | None  # one CEL environment (and one activation per decision) for tier rules and rule gates
     rules_use_tier: bool = False
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    degradation: "Degradation | None" = None
+    breaker: "BreakerSpec" = field(default_factory=lambda: BreakerSpec())
+    callbacks: tuple[tuple[str, str], ...] = ()  # (name, url) outcome callbacks the policy adds to the flow's
 
     @property
     def confidence_threshold(self) -> float | None:
@@ -479,6 +483,8 @@ _TOP = {
     "default_route",
     "error_route",
     "hold",
+    "degradation",
+    "callbacks",
 }
 _GATE_KEYS = {"name", "type", "when", "function", "route", "otherwise", "tiers", "description"}
 
@@ -603,7 +609,13 @@ def _compile(raw: dict[str, Any], custom_gates: frozenset[str]) -> PolicySpec:
         if route.kind == "hold" and hold_queue is None and route.queue is None:
             raise PolicySpecError("hold.queue", f"{path} routes to hold, so the spec needs a hold queue")
 
+    degradation, breaker = _degradation(raw.get("degradation"), tiers, refs)
+    callbacks = _callbacks(raw.get("callbacks", []))
+
     return PolicySpec(
+        degradation=degradation,
+        breaker=breaker,
+        callbacks=callbacks,
         gates=tuple(gates),
         tiers=tiers,
         tier_order=tier_order,
@@ -622,6 +634,221 @@ def _compile(raw: dict[str, Any], custom_gates: frozenset[str]) -> PolicySpec:
         rules_use_tier=any(g.rule is not None and "tier" in g.rule.inputs for g in gates),
         raw=raw,
     )
+
+
+# ---------------------------------------------------------------- degradation, breaker, callbacks
+
+DEGRADATION_ACTIONS = ("raise_qa", "hold", "auto_decide", "alert")
+# What a tier that is always decided by a person may do under load: go on to people, and raise an alert.
+ALWAYS_HUMAN_ACTIONS = ("alert", "raise_qa")
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One step of a tier's degradation ladder; applies while the queue is degraded and `when` holds."""
+
+    action: str
+    wait_over_sla: bool = False
+    depth_over: int | None = None
+    rate: float | None = None  # raise_qa
+    max_held: int | None = None  # hold
+    queue: str | None = None  # hold: where held decisions wait (default: the tier's queue)
+    revocation_seconds: int | None = None  # auto_decide
+    qa_rate: float | None = None  # auto_decide: the post-hoc QA sample
+
+    def holds(self, *, wait_over_sla: bool, depth: int) -> bool:
+        if self.wait_over_sla and not wait_over_sla:
+            return False
+        return self.depth_over is None or depth > self.depth_over
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None and v is not False}
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """When a (flow, queue) enters and leaves degraded mode (hysteresis) and what each tier does then."""
+
+    enter_wait_ratio: float | None
+    enter_depth: int | None
+    exit_wait_ratio: float
+    exit_depth: int | None
+    min_dwell_seconds: int
+    ladder: Mapping[str, tuple[Rung, ...]]
+
+
+@dataclass(frozen=True)
+class BreakerSpec:
+    """The model circuit breaker: trips on `failures` reported within `window_seconds`, or when the PSI of
+    the last `drift_window` confidences against the baseline exceeds `psi_over`."""
+
+    failures: int = 5
+    window_seconds: int = 300
+    psi_over: float | None = 0.25
+    drift_window: int = 200
+    baseline_size: int = 500
+    cooldown_seconds: int = 300
+    probation_seconds: int = 300
+
+
+def _positive_number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise PolicySpecError(path, "must be a positive number")
+    return float(value)
+
+
+def _rung(item: Any, path: str, tier: Tier, refs: list[tuple[str, str]]) -> Rung:
+    item = _keys(
+        item, path, {"when", "action", "rate", "max_held", "queue", "revocation_seconds", "qa_rate"}, {"action"}
+    )
+    action = item["action"]
+    if action not in DEGRADATION_ACTIONS:
+        raise PolicySpecError(f"{path}.action", f"must be one of {list(DEGRADATION_ACTIONS)}")
+    if tier.always_human and action not in ALWAYS_HUMAN_ACTIONS:
+        raise PolicySpecError(
+            f"{path}.action",
+            f"tier {tier.name!r} is always decided by a person: {action} is not allowed "
+            f"(allowed: {list(ALWAYS_HUMAN_ACTIONS)})",
+        )
+    when = _keys(item.get("when", {}), f"{path}.when", {"predicted_wait_over_sla", "depth_over"})
+    wait = when.get("predicted_wait_over_sla", False)
+    if not isinstance(wait, bool):
+        raise PolicySpecError(f"{path}.when.predicted_wait_over_sla", "must be true or false")
+    depth = _int(when["depth_over"], f"{path}.when.depth_over", lo=0) if "depth_over" in when else None
+    needs = {"raise_qa": ("rate",), "hold": ("max_held",), "auto_decide": ("revocation_seconds", "qa_rate")}
+    takes = {"raise_qa": {"rate"}, "hold": {"max_held", "queue"}, "auto_decide": {"revocation_seconds", "qa_rate"}}
+    for key in needs.get(action, ()):
+        if key not in item:
+            raise PolicySpecError(f"{path}.{key}", f"is required for {action}")
+    for key in ("rate", "max_held", "queue", "revocation_seconds", "qa_rate"):
+        if key in item and key not in takes.get(action, set()):
+            raise PolicySpecError(f"{path}.{key}", f"does not apply to {action}")
+    queue = None
+    if "queue" in item:
+        queue = _str(item["queue"], f"{path}.queue")
+        refs.append((f"{path}.queue", queue))
+    return Rung(
+        action=action,
+        wait_over_sla=wait,
+        depth_over=depth,
+        rate=_unit(item["rate"], f"{path}.rate") if "rate" in item else None,
+        max_held=_int(item["max_held"], f"{path}.max_held", lo=1) if "max_held" in item else None,
+        queue=queue,
+        revocation_seconds=(
+            _int(item["revocation_seconds"], f"{path}.revocation_seconds", lo=1)
+            if "revocation_seconds" in item
+            else None
+        ),
+        qa_rate=_unit(item["qa_rate"], f"{path}.qa_rate") if "qa_rate" in item else None,
+    )
+
+
+def _breaker(raw: Any, path: str) -> BreakerSpec:
+    raw = _keys(
+        raw,
+        path,
+        {
+            "failures",
+            "window_seconds",
+            "psi_over",
+            "drift_window",
+            "baseline_size",
+            "cooldown_seconds",
+            "probation_seconds",
+        },
+    )
+    default = BreakerSpec()
+    psi = default.psi_over
+    if "psi_over" in raw:
+        psi = None if raw["psi_over"] is None else _positive_number(raw["psi_over"], f"{path}.psi_over")
+    return BreakerSpec(
+        failures=_int(raw.get("failures", default.failures), f"{path}.failures", lo=1),
+        window_seconds=_int(raw.get("window_seconds", default.window_seconds), f"{path}.window_seconds", lo=1),
+        psi_over=psi,
+        drift_window=_int(raw.get("drift_window", default.drift_window), f"{path}.drift_window", lo=10),
+        baseline_size=_int(raw.get("baseline_size", default.baseline_size), f"{path}.baseline_size", lo=10),
+        cooldown_seconds=_int(raw.get("cooldown_seconds", default.cooldown_seconds), f"{path}.cooldown_seconds", lo=0),
+        probation_seconds=_int(
+            raw.get("probation_seconds", default.probation_seconds), f"{path}.probation_seconds", lo=0
+        ),
+    )
+
+
+def _degradation(
+    raw: Any, tiers: Mapping[str, Tier], refs: list[tuple[str, str]]
+) -> tuple[Degradation | None, BreakerSpec]:
+    if raw is None:
+        return None, BreakerSpec()
+    raw = _keys(raw, "degradation", {"enter", "exit", "min_dwell_seconds", "ladder", "breaker"})
+    breaker = _breaker(raw["breaker"], "degradation.breaker") if "breaker" in raw else BreakerSpec()
+    enter = _keys(raw.get("enter", {"wait_over_sla": 1.0}), "degradation.enter", {"wait_over_sla", "depth_over"})
+    if not enter:
+        raise PolicySpecError("degradation.enter", "needs wait_over_sla, depth_over or both")
+    enter_wait = (
+        _positive_number(enter["wait_over_sla"], "degradation.enter.wait_over_sla")
+        if "wait_over_sla" in enter
+        else None
+    )
+    enter_depth = _int(enter["depth_over"], "degradation.enter.depth_over", lo=1) if "depth_over" in enter else None
+    leave = _keys(raw.get("exit", {}), "degradation.exit", {"wait_below_sla", "depth_below"})
+    exit_wait = (
+        _positive_number(leave["wait_below_sla"], "degradation.exit.wait_below_sla")
+        if "wait_below_sla" in leave
+        else (enter_wait or 1.0) / 2
+    )
+    if enter_wait is not None and exit_wait >= enter_wait:
+        raise PolicySpecError("degradation.exit.wait_below_sla", "must be lower than enter.wait_over_sla (hysteresis)")
+    exit_depth = None
+    if "depth_below" in leave:
+        exit_depth = _int(leave["depth_below"], "degradation.exit.depth_below", lo=0)
+    elif enter_depth is not None:
+        exit_depth = enter_depth // 2
+    if enter_depth is not None and exit_depth is not None and exit_depth >= enter_depth:
+        raise PolicySpecError("degradation.exit.depth_below", "must be lower than enter.depth_over (hysteresis)")
+    dwell = _int(raw.get("min_dwell_seconds", 60), "degradation.min_dwell_seconds", lo=0)
+    ladder_raw = raw.get("ladder", {})
+    if not isinstance(ladder_raw, dict):
+        raise PolicySpecError("degradation.ladder", "must be an object of tier name -> list of steps")
+    ladder: dict[str, tuple[Rung, ...]] = {}
+    for name, rungs in ladder_raw.items():
+        path = f"degradation.ladder.{name}"
+        if name not in tiers:
+            raise PolicySpecError(path, f"unknown tier {name!r}; tiers: {list(tiers)}")
+        ladder[name] = tuple(
+            _rung(item, f"{path}[{i}]", tiers[name], refs) for i, item in enumerate(_list(rungs, path))
+        )
+    degradation = Degradation(
+        enter_wait_ratio=enter_wait,
+        enter_depth=enter_depth,
+        exit_wait_ratio=exit_wait,
+        exit_depth=exit_depth,
+        min_dwell_seconds=dwell,
+        ladder=ladder,
+    )
+    return degradation, breaker
+
+
+def _callbacks(raw: Any) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for i, item in enumerate(_list(raw, "callbacks")):
+        path = f"callbacks[{i}]"
+        item = _keys(item, path, {"name", "url"}, {"name", "url"})
+        name = _name(item["name"], f"{path}.name")
+        if any(name == seen for seen, _ in out):
+            raise PolicySpecError(f"{path}.name", f"callback {name!r} is defined twice")
+        out.append((name, webhook_url(item["url"], f"{path}.url")))
+    return tuple(out)
+
+
+def webhook_url(value: Any, path: str) -> str:
+    """A webhook or callback URL: http or https with a host, else refused naming the path."""
+    text = _str(value, path)
+    parsed = urlsplit(text)
+    if parsed.scheme not in ("http", "https"):
+        raise PolicySpecError(path, f"must be an http or https URL, not {parsed.scheme or 'a bare string'!r}")
+    if not parsed.hostname:
+        raise PolicySpecError(path, "must name a host")
+    return text
 
 
 # ---------------------------------------------------------------- the public entry point

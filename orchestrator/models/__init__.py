@@ -11,6 +11,21 @@ from orchestrator.models.audit import (
 )
 from orchestrator.models.decision import Decision, DecisionOutcome, DecisionStatus, RouteKind
 from orchestrator.models.notification import Notification, NotificationStatus
+from orchestrator.models.ops import (
+    BreakerState,
+    CallbackDelivery,
+    CallbackStatus,
+    DecisionRevocation,
+    DegradationHold,
+    FlowAutomation,
+    Mode,
+    ModelFailure,
+    NotificationAttempt,
+    QueueMode,
+    ResumeRequest,
+    ResumeStatus,
+    WebhookEndpoint,
+)
 from orchestrator.models.outbox import Outbox, OutboxTopic
 from orchestrator.models.policy import Policy, PolicyStatus
 from orchestrator.models.queue import Queue
@@ -29,6 +44,19 @@ from orchestrator.models.review import (
 )
 
 __all__ = [
+    "BreakerState",
+    "CallbackDelivery",
+    "CallbackStatus",
+    "DecisionRevocation",
+    "DegradationHold",
+    "FlowAutomation",
+    "Mode",
+    "ModelFailure",
+    "NotificationAttempt",
+    "QueueMode",
+    "ResumeRequest",
+    "ResumeStatus",
+    "WebhookEndpoint",
     "Notification",
     "NotificationStatus",
     "HELD_STATES",

@@ -26,6 +26,8 @@ from orchestrator.models import (
     RouteKind,
 )
 from orchestrator.selectors.policies import policy_compiled
+from orchestrator.services.callbacks import callback_names
+from orchestrator.services.degradation import degradation_adjust, degradation_after_route
 from orchestrator.services.outbox import outbox_enqueue
 from orchestrator.services.policies import policy_ensure_default
 
@@ -122,6 +124,7 @@ class RouteOutcome:
     escalation: list[dict[str, Any]] = field(default_factory=list)
     timeout_outcome: str = ""
     qa_sample: bool = False
+    callbacks: list[str] = field(default_factory=list)
 
 
 def _custom_gate_results(decision: Decision, needed: frozenset[str]) -> tuple[dict[str, bool], dict[str, str]]:
@@ -150,6 +153,7 @@ def _outcome_from(decision: Decision, task: ReviewTask | None) -> RouteOutcome:
         escalation=list(explanation.get("escalation") or []),
         timeout_outcome=explanation.get("timeout_outcome", ""),
         qa_sample=bool(explanation.get("qa_sample", False)),
+        callbacks=list(explanation.get("callbacks") or []),
     )
 
 
@@ -185,9 +189,15 @@ def decision_route(*, decision_id: str) -> RouteOutcome:
         ),
         policy_version=policy.version,
     )
+    # Pause, model breaker and degradation mode act after the pure evaluation (recorded in the explanation).
+    adjustment = degradation_adjust(decision=decision, spec=spec, route=route, policy_version=policy.version)
+    route = adjustment.route
     explanation = dict(route.explanation)
     if route.escalation:
         explanation["escalation"] = [dict(step) for step in route.escalation]
+    callbacks = callback_names(flow=decision.flow, spec=spec)
+    if callbacks:
+        explanation["callbacks"] = callbacks
     decision.policy = policy
     decision.route = route.kind
     decision.explanation = explanation
@@ -238,6 +248,7 @@ def decision_route(*, decision_id: str) -> RouteOutcome:
         )
     else:
         decision.status = DecisionStatus.ROUTING
+    degradation_after_route(decision=decision, task=task, adjustment=adjustment)
     decision.save(update_fields=["policy", "route", "explanation", "status", "updated_at"])
     return _outcome_from(decision, task)
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from orchestrator.errors import NotFound
 from orchestrator.models import HELD_STATES, OPEN_STATES, Queue, TaskState
-from orchestrator.services.notifications import notify_supervisors
+from orchestrator.services.notifications import notify_event, notify_supervisors
 from orchestrator.services.task_rules import task_lock
 from orchestrator.services.tasks import task_audit
 
@@ -25,7 +25,22 @@ def _notify(task: Any, queue: Queue, *, event: str, subject: str, dedupe: str) -
     sent = notify_supervisors(
         queue=queue, event=event, subject=subject, body=body, decision_id=task.decision_id, dedupe=dedupe
     )
-    return len(sent)
+    hooks = notify_event(
+        event=event,
+        flow=task.decision.flow,
+        queue=queue.slug,
+        decision_id=task.decision_id,
+        payload={
+            "task_id": str(task.id),
+            "subject": subject,
+            "escalation_level": task.escalation_level,
+            "priority": task.priority,
+            "state": task.state,
+            "due_at": task.due_at.isoformat() if task.due_at else None,
+        },
+        dedupe=dedupe,
+    )
+    return len(sent) + len(hooks)
 
 
 @transaction.atomic

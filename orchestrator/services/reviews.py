@@ -204,6 +204,15 @@ def review_submit(
 
     task.state = TaskState.COMPLETED
     task.completed_at = now
+    if task.kind == TaskKind.QA:
+        # Post-hoc QA of a decision already finalized: nothing goes to the workflow; a rejection within
+        # the revocation window of a degradation auto-decision revokes it (services/degradation.py).
+        from orchestrator.services.degradation import degradation_qa_verdict
+
+        task.final_review = review
+        task.save(update_fields=["state", "completed_at", "final_review"])
+        degradation_qa_verdict(task=task, review=review)
+        return review
     if task.kind == TaskKind.ADJUDICATION:
         task.final_review = review
         task.save(update_fields=["state", "completed_at", "final_review"])

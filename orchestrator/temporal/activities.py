@@ -14,13 +14,18 @@ from temporalio.exceptions import ApplicationError
 
 from orchestrator.errors import DomainError
 from orchestrator.models import Decision
+from orchestrator.services.callbacks import callback_deliver
 from orchestrator.services.decisions import decision_finalize, decision_route
 from orchestrator.services.escalation import task_deadline_pass, task_escalate
 from workflows.contracts import (
+    CALLBACK_ACTIVITY,
+    CALLBACK_MAX_ATTEMPTS,
     DEADLINE_ACTIVITY,
     ESCALATE_ACTIVITY,
     FINALIZE_ACTIVITY,
     ROUTE_ACTIVITY,
+    CallbackInput,
+    CallbackResult,
     DeadlineInput,
     DeadlineResult,
     EscalateInput,
@@ -67,6 +72,7 @@ def route(inp: RouteInput) -> RouteResult:
         timeout_outcome=outcome.timeout_outcome,
         priority=outcome.priority,
         qa_sample=outcome.qa_sample,
+        callbacks=list(outcome.callbacks),
     )
 
 
@@ -96,4 +102,18 @@ def deadline(inp: DeadlineInput) -> DeadlineResult:
     return DeadlineResult(passed=passed, state=state)
 
 
-ACTIVITIES: list[Callable[..., Any]] = [route, finalize, escalate, deadline]
+@activity.defn(name=CALLBACK_ACTIVITY)
+@_django_activity
+def callback(inp: CallbackInput) -> CallbackResult:
+    """One attempt of one outcome callback; a failed attempt raises, and Temporal retries (bounded)."""
+    attempt = activity.info().attempt
+    row = callback_deliver(
+        decision_id=inp.decision_id,
+        name=inp.callback,
+        attempt=attempt,
+        final_attempt=attempt >= CALLBACK_MAX_ATTEMPTS,
+    )
+    return CallbackResult(delivered=True, status_code=row.status_code)
+
+
+ACTIVITIES: list[Callable[..., Any]] = [route, finalize, escalate, deadline, callback]

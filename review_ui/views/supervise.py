@@ -149,3 +149,30 @@ def escalations(request: HttpRequest) -> HttpResponse:
     """Open tasks that escalated, across the supervised queues."""
     tasks = tasks_escalated(queues=queues_supervised_by(user=request.user))
     return render(request, "review_ui/supervise/escalations.html", {"tasks": tasks, "now": timezone.now()})
+
+
+@role_required(can_supervise)
+@require_http_methods(["POST"])
+def automation_action(request: HttpRequest, flow: str, action: str) -> HttpResponse:
+    """The degradation panel's buttons: pause a flow, request its resume, approve a resume (four-eyes)."""
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from orchestrator.services.automation import flow_pause, flow_resume_approve, flow_resume_request
+
+    reason = request.POST.get("reason", "")[:2000]
+    try:
+        if action == "pause":
+            flow_pause(flow=flow, actor=request.user, reason=reason)
+            messages.success(request, f"Automation paused for {flow}: every decision goes to people.")
+        elif action == "resume-request":
+            flow_resume_request(flow=flow, actor=request.user, reason=reason)
+            messages.success(request, f"Resume of {flow} requested; another supervisor must approve it.")
+        elif action == "resume-approve":
+            flow_resume_approve(request_id=request.POST.get("request", ""), approver=request.user)
+            messages.success(request, f"Automation resumed for {flow}.")
+        else:
+            raise Http404("unknown action")
+    except DomainError as exc:
+        messages.error(request, exc.reason)
+    return redirect("review_ui:board")
