@@ -30,8 +30,10 @@ class DecisionOutputSerializer(serializers.Serializer):
     workflow_id = serializers.CharField()
     created_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+    revocation = serializers.DictField(allow_null=True)
 
     def to_representation(self, decision: Any) -> dict[str, Any]:
+        revocation = getattr(decision, "revocation", None)  # the reverse one-to-one, when there is one
         return {
             "id": str(decision.id),
             "flow": decision.flow,
@@ -49,6 +51,16 @@ class DecisionOutputSerializer(serializers.Serializer):
             "created_at": serializers.DateTimeField().to_representation(decision.created_at),
             "completed_at": (
                 serializers.DateTimeField().to_representation(decision.completed_at) if decision.completed_at else None
+            ),
+            # An auto-decision made under degradation that a QA reviewer rejected within its window.
+            "revocation": (
+                {
+                    "verdict": revocation.verdict,
+                    "reason": revocation.reason,
+                    "at": serializers.DateTimeField().to_representation(revocation.created_at),
+                }
+                if revocation
+                else None
             ),
         }
 

@@ -190,7 +190,7 @@ def test_hysteresis_dwell_and_recovery_release_held_decisions(demo):  # type: ig
     assert route_one(demo).explanation["automation"]["mode"] == "normal"
 
 
-def test_a_qa_rejection_within_the_window_revokes_an_auto_decision(demo, settings):  # type: ignore[no-untyped-def]
+def test_a_qa_rejection_within_the_window_revokes_an_auto_decision(demo, settings, api_as):  # type: ignore[no-untyped-def]
     with Receiver(secret=settings.HANDRAIL_CALLBACK_SECRET) as receiver:
         ladder = {
             "enter": {"depth_over": 2},
@@ -214,6 +214,8 @@ def test_a_qa_rejection_within_the_window_revokes_an_auto_decision(demo, setting
         assert decision.outcome == "approved"  # the record is not rewritten; the revocation is added
         kinds = list(AuditEvent.objects.filter(decision_id=decision.id).order_by("seq").values_list("kind", flat=True))
         assert kinds[-2:] == ["qa.reviewed", "decision.revoked"]
+        shown = api_as(demo["demo-model"]).get(f"/api/v1/decisions/{decision.id}").json()
+        assert (shown["outcome"], shown["revocation"]["verdict"]) == ("approved", "reject")
         [callback] = Notification.objects.filter(channel="callback", event="decision.revoked")
         assert notification_deliver(notification_id=callback.pk)
     [request] = receiver.requests
