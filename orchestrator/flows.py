@@ -120,7 +120,9 @@ def flow_validate(flow: Flow, *, queues: Iterable[str]) -> Flow:
         input_schema=_check_schema(flow, "input_schema"),
         output_schema=_check_schema(flow, "output_schema"),
         model=_check_model(flow, flow.model, "model"),
-        model_steps={name: _check_model(flow, step, f"model_steps.{name}") for name, step in flow.model_steps.items()},
+        model_steps={
+            name: _check_model(flow, step, f"model_steps.{name}") or step for name, step in flow.model_steps.items()
+        },
         workflow=_check_workflow(flow),
     )
     _check_policy(resolved, set(queues))

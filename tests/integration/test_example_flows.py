@@ -137,6 +137,16 @@ def test_a_large_payment_needs_two_distinct_reviewers_and_holds_on_timeout(handr
     assert (task.tier, task.required_reviewers) == ("four_eyes", 2)
     assert task.decision.explanation["timeout_outcome"] == "hold"
 
+    # the review page shows the flow's display fields first (rendering hints)
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(get_user_model().objects.get(username="reviewer"))
+    page = browser.get(f"/tasks/{task.id}")
+    assert page.status_code == 200
+    assert b"facts-display" in page.content and b"25000" in page.content
+
     simulated_reviewer.approve(decision)
     done = handrail.outcome(decision)
     assert done.outcome == "approved"

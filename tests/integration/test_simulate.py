@@ -24,11 +24,11 @@ def _flows(settings):  # type: ignore[no-untyped-def]
 
 def test_simulate_fills_and_drains_the_queues(handrail):
     out = StringIO()
-    call_command("simulate", rate=20, duration=3, seed=7, review_rate=10, stdout=out)
+    call_command("simulate", rate=10, duration=3, seed=7, review_rate=5, stdout=out)
 
     assert "submitted" in out.getvalue()
     decisions = Decision.objects.all()
-    assert 40 <= decisions.count() <= 62
+    assert 15 <= decisions.count() <= 31  # 10/s for 3 s; a busy 2-core machine falls behind, never ahead
     assert set(decisions.values_list("flow", flat=True)) == {"loan_approval", "content_moderation", "payment_fraud"}
     assert decisions.filter(inputs__isnull=False).exists()  # some went through a model step
     deadline = time.monotonic() + 20
