@@ -65,3 +65,17 @@ def test_the_default_flow_list_has_every_example():
     code = "import config.settings as s; print(','.join(s.HANDRAIL_FLOWS))"
     listed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert listed.stdout.strip().split(",") == ALL_EXAMPLES
+
+
+@pytest.mark.django_db
+def test_a_newly_listed_flow_gets_its_queues_and_first_policy_at_worker_start(demo, settings):
+    from orchestrator.models import AuditEvent, Policy, Queue
+    from orchestrator.services.flow_setup import flows_provision
+
+    settings.HANDRAIL_FLOWS = [LOAN, "workflows.examples.content_moderation.FLOW"]  # an existing install adds one
+
+    assert flows_provision() == ["moderation"]
+    assert Queue.objects.get(slug="moderation").blind_review
+    assert Policy.objects.get(flow="content_moderation", status="active").version == 1
+    assert AuditEvent.objects.filter(kind="queue.created", queue="moderation").count() == 1
+    assert flows_provision() == []  # idempotent

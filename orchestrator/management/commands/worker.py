@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from temporalio.client import Client
 
 from orchestrator.flows import FlowConfigError, flows
+from orchestrator.services.flow_setup import flows_provision
 from orchestrator.temporal.worker import build_worker, worker_workflows
 
 
@@ -22,6 +23,9 @@ class Command(BaseCommand):
         except FlowConfigError as exc:
             raise CommandError(f"cannot start the worker: {exc}") from exc
         self.stdout.write(f"workflows: {', '.join(cls.__name__ for cls in build_workflows)}")
+        created = flows_provision()  # a newly listed flow gets its queues and first policy
+        if created:
+            self.stdout.write(f"created queues for new flows: {', '.join(created)}")
         asyncio.run(self._run(names))
 
     async def _run(self, names: str) -> None:
