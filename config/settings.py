@@ -187,7 +187,14 @@ TEMPORAL_ACTIVITY_THREADS = int(os.environ.get("TEMPORAL_ACTIVITY_THREADS", "8")
 
 # --- Handrail -------------------------------------------------------------------------------------
 
-HANDRAIL_FLOWS = _env_list("HANDRAIL_FLOWS", "workflows.examples.loan_approval.FLOW")
+HANDRAIL_FLOWS = _env_list(
+    "HANDRAIL_FLOWS",
+    "workflows.examples.loan_approval.FLOW,workflows.examples.content_moderation.FLOW,"
+    "workflows.examples.payment_fraud.FLOW,workflows.examples.kyc_onboarding.FLOW,"
+    "workflows.examples.tutorial.FLOW",
+)
+# Extra Temporal workflow classes for the worker (dotted paths), beyond those the flows name.
+HANDRAIL_WORKFLOWS = _env_list("HANDRAIL_WORKFLOWS", "")
 HANDRAIL_MAX_PAYLOAD_BYTES = int(os.environ.get("HANDRAIL_MAX_PAYLOAD_BYTES", str(256 * 1024)))
 HANDRAIL_CLAIM_LEASE_SECONDS = int(os.environ.get("HANDRAIL_CLAIM_LEASE_SECONDS", str(15 * 60)))
 # Deliver right after commit on the request thread (True) or on a small relay pool (False, default).

@@ -9,11 +9,21 @@ import os
 # Activity threads must not keep connections to the test database open between activities.
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# The suite's demo has the loan flow only (its tests count queues); tests of the other example flows
+# register them with `settings.HANDRAIL_FLOWS` (tests/integration/test_example_flows.py). pytest-django
+# has loaded the settings by now, so set both the setting and the environment (for subprocesses).
+if "HANDRAIL_FLOWS" not in os.environ:
+    from django.conf import settings as _settings
+
+    os.environ["HANDRAIL_FLOWS"] = "workflows.examples.loan_approval.FLOW"
+    _settings.HANDRAIL_FLOWS = ["workflows.examples.loan_approval.FLOW"]
 
 import pytest  # noqa: E402
 from django.db.backends.signals import connection_created  # noqa: E402
 
 from tests.support.temporal import TemporalDevServer, WorkerThread  # noqa: E402
+
+pytest_plugins = ["orchestrator.testing"]  # the flow authors' fixtures: handrail, simulated_reviewer
 
 
 def _allow_flush_of_audit(sender, connection, **kwargs):  # type: ignore[no-untyped-def]

@@ -16,6 +16,8 @@ CALLBACK_ACTIVITY = "decision.callback"
 OUTCOME_CALLBACKS_PATCH = "outcome-callbacks"
 CALLBACK_MAX_ATTEMPTS = 10  # Temporal retries a callback this many times (backoff 1 s .. 60 s), then gives up
 STATUS_QUERY = "decision.status"
+MODEL_ACTIVITY = "decision.model"
+REVIEW_OPEN_ACTIVITY = "review.open"
 
 ROUTE_AUTO_APPROVE = "auto_approve"
 ROUTE_AUTO_REJECT = "auto_reject"
@@ -25,8 +27,57 @@ VERDICT_OUTCOMES = {"approve": "approved", "reject": "rejected", "modify": "modi
 
 
 @dataclass
+class ModelOptions:
+    """How the workflow runs the flow's model step: each attempt's timeout and how many attempts."""
+
+    timeout_seconds: float = 10.0
+    max_attempts: int = 3
+
+
+@dataclass
 class DecisionInput:
     decision_id: str
+    # Set when the client sent `inputs` rather than a finished decision: run the flow's model first.
+    model: ModelOptions | None = None
+
+
+@dataclass
+class ModelInput:
+    """Call the flow's model for this decision (`step` names the call in a multi-step workflow).
+
+    `inputs`, when given, replaces the decision's stored inputs (e.g. a reviewed output fed to a
+    second model); `max_attempts` lets the last attempt record a failure instead of raising.
+    """
+
+    decision_id: str
+    step: str = "model"
+    inputs: Any = None
+    max_attempts: int = 3
+    # Set by the workflow when every attempt failed without recording it (e.g. timed out): record only.
+    give_up: str = ""
+
+
+@dataclass
+class ModelResult:
+    ok: bool
+    output: Any = None
+    confidence: float | None = None
+    error: str = ""
+
+
+@dataclass
+class ReviewOpenInput:
+    """Open a review task for one step of a decision (the human-review helper of custom workflows)."""
+
+    decision_id: str
+    step: str
+    queue: str
+    reviewers: int = 1
+    sla_seconds: int | None = None
+    escalation: list[dict[str, Any]] = field(default_factory=list)
+    timeout_outcome: str = "hold"
+    priority: int = 0
+    tier: str = ""
 
 
 @dataclass

@@ -25,6 +25,7 @@ from workflows.contracts import (
     RouteInput,
     RouteResult,
 )
+from workflows.human import run_model
 from workflows.review import STEP_RETRY, STEP_TIMEOUT, ReviewDesk
 
 TIMEOUT_OUTCOMES = {"reject": "rejected", "approve": "approved"}
@@ -46,6 +47,15 @@ class DecisionWorkflow:
 
     @workflow.run
     async def run(self, inp: DecisionInput) -> DecisionResult:
+        if inp.model is not None and workflow.patched("model-step"):
+            # The client sent inputs: the flow's model decides first (a failure sends it to people).
+            self._stage = "model"
+            await run_model(
+                inp.decision_id,
+                timeout=timedelta(seconds=inp.model.timeout_seconds),
+                attempts=inp.model.max_attempts,
+            )
+            self._stage = "routing"
         route = await workflow.execute_local_activity(
             ROUTE_ACTIVITY,
             RouteInput(decision_id=inp.decision_id),

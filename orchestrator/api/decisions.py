@@ -75,11 +75,18 @@ class DecisionSubmitApi(APIView):
         version = serializers.CharField(max_length=100)
 
     class InputSerializer(serializers.Serializer):
+        """A finished decision (`model`, `output`, `confidence`), or `inputs` for a flow with a model step.
+
+        The payload is checked against the flow's input schema and the output against its output
+        schema by the service (400 naming the field, e.g. `payload.amount`).
+        """
+
         flow = serializers.CharField(max_length=100)
         idempotency_key = serializers.CharField(max_length=200)
-        model = serializers.DictField()  # replaced in __init__ by the nested serializer
-        output = serializers.JSONField()
-        confidence = serializers.FloatField(min_value=0.0, max_value=1.0)
+        model = serializers.DictField(required=False)  # replaced in __init__ by the nested serializer
+        output = serializers.JSONField(required=False)
+        confidence = serializers.FloatField(min_value=0.0, max_value=1.0, required=False)
+        inputs = serializers.JSONField(required=False)
         payload = serializers.JSONField(required=False, default=dict)
         risk = serializers.JSONField(required=False, default=dict)
         exclude_reviewers = serializers.ListField(
@@ -88,7 +95,7 @@ class DecisionSubmitApi(APIView):
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self.fields["model"] = DecisionSubmitApi.ModelSerializer()
+            self.fields["model"] = DecisionSubmitApi.ModelSerializer(required=False)
 
         def validate_payload(self, value: Any) -> Any:
             if not isinstance(value, dict):
@@ -110,6 +117,16 @@ class DecisionSubmitApi(APIView):
                 raise serializers.ValidationError("is required")
             return value
 
+        def validate_inputs(self, value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise serializers.ValidationError("must be a JSON object")
+            size = len(json.dumps(value, separators=(",", ":")).encode())
+            if size > settings.HANDRAIL_MAX_PAYLOAD_BYTES:
+                raise serializers.ValidationError(
+                    f"is {size} bytes; the limit is {settings.HANDRAIL_MAX_PAYLOAD_BYTES} bytes"
+                )
+            return value
+
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
         status = serializers.CharField()
@@ -124,10 +141,11 @@ class DecisionSubmitApi(APIView):
             submitted_by=request.user,
             flow=v["flow"],
             idempotency_key=v["idempotency_key"],
-            model_name=v["model"]["name"],
-            model_version=v["model"]["version"],
-            output=v["output"],
-            confidence=v["confidence"],
+            model_name=v.get("model", {}).get("name", ""),
+            model_version=v.get("model", {}).get("version", ""),
+            output=v.get("output"),
+            confidence=v.get("confidence"),
+            inputs=v.get("inputs"),
             payload=v["payload"],
             risk=v["risk"],
             excluded_reviewers=v["exclude_reviewers"],

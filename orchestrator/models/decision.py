@@ -34,8 +34,10 @@ class Decision(models.Model):
     submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     model_name = models.CharField(max_length=200)
     model_version = models.CharField(max_length=100)
-    output = models.JSONField()
-    confidence = models.FloatField()
+    # Null until the flow's model step has run, when the client sent `inputs` instead of a decision.
+    output = models.JSONField(null=True)
+    confidence = models.FloatField(null=True)
+    inputs = models.JSONField(null=True, blank=True)
     payload = models.JSONField(default=dict)
     payload_sha256 = models.CharField(max_length=64)
     risk = models.JSONField(default=dict)

@@ -47,6 +47,8 @@ class ReviewTask(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     decision = models.ForeignKey("orchestrator.Decision", on_delete=models.PROTECT, related_name="tasks")
     kind = models.CharField(max_length=20, choices=TaskKind.choices, default=TaskKind.REVIEW)
+    # The review step of a custom workflow ("extraction", "final"); "" for the built-in flow's review.
+    step = models.CharField(max_length=100, blank=True, default="")
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="children")
     queue = models.ForeignKey("orchestrator.Queue", on_delete=models.PROTECT, related_name="tasks")
     state = models.CharField(max_length=20, choices=TaskState.choices, default=TaskState.READY)

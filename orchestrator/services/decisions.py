@@ -2,7 +2,7 @@
 
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -12,9 +12,10 @@ from django.utils import timezone
 from orchestrator.audit.canonical import canonical_bytes
 from orchestrator.audit.chain import audit_append
 from orchestrator.errors import ConflictError, NotFound, ValidationFailed
-from orchestrator.flows import flow_get
+from orchestrator.flows import flow_get, workflow_name_for
 from orchestrator.gates import DecisionFacts, evaluate
 from orchestrator.gates.custom import custom_gate_facts, run_custom_gates
+from orchestrator.gates.evaluate import Route
 from orchestrator.models import (
     Decision,
     DecisionOutcome,
@@ -30,14 +31,45 @@ from orchestrator.services.callbacks import callback_names
 from orchestrator.services.degradation import degradation_adjust, degradation_after_route
 from orchestrator.services.outbox import outbox_enqueue
 from orchestrator.services.policies import policy_ensure_default
+from workflows.flows import Flow
 
 
 def _sha256(value: Any) -> str:
     return hashlib.sha256(canonical_bytes(value)).hexdigest()
 
 
-def _same_request(decision: Decision, *, output: Any, confidence: float, payload_sha256: str) -> bool:
+def _same_request(decision: Decision, *, output: Any, confidence: float | None, payload_sha256: str) -> bool:
+    if decision.inputs is not None:  # the model step may have filled output and confidence since
+        return decision.payload_sha256 == payload_sha256
     return decision.payload_sha256 == payload_sha256 and decision.confidence == confidence and decision.output == output
+
+
+def validate_against(schema: Any, value: Any, *, field: str) -> Any:
+    """Check `value` against a flow's pydantic schema (None = anything); 400 naming the first failing field.
+
+    Returns the value as the schema dumps it (JSON mode), or unchanged without a schema.
+    """
+    if schema is None:
+        return value
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(value).model_dump(mode="json")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValidationFailed(first["msg"], field=f"{field}.{where}" if where else field) from exc
+
+
+def _start_payload(definition: Flow, inputs: dict[str, Any] | None) -> dict[str, Any]:
+    """What the outbox needs to start the right workflow: its type, and the model step's options."""
+    body: dict[str, Any] = {"workflow": workflow_name_for(definition)}
+    if inputs is not None and definition.model is not None:
+        body["model"] = {
+            "timeout_seconds": definition.model.timeout_seconds,
+            "max_attempts": definition.model.max_attempts,
+        }
+    return body
 
 
 @transaction.atomic
@@ -46,21 +78,49 @@ def decision_submit(
     submitted_by: Any,
     flow: str,
     idempotency_key: str,
-    model_name: str,
-    model_version: str,
-    output: Any,
-    confidence: float,
-    payload: dict[str, Any],
-    risk: dict[str, Any],
+    model_name: str = "",
+    model_version: str = "",
+    output: Any = None,
+    confidence: float | None = None,
+    payload: dict[str, Any] | None = None,
+    risk: dict[str, Any] | None = None,
+    inputs: dict[str, Any] | None = None,
     excluded_reviewers: list[str] | None = None,
     request_id: str = "",
 ) -> tuple[Decision, bool]:
     """Record a model's decision and queue its workflow start. A repeated key returns the first decision.
 
+    Either a finished decision (`output` and `confidence`) or, for a flow with a model step, the
+    model's `inputs` (the workflow calls the model first; the payload defaults to the inputs). The
+    payload is checked against the flow's input schema and the output against its output schema;
+    a failure is a 400 naming the field (`payload.amount`). Nothing is written on a refusal.
+
     Returns (decision, created). A repeated key with a different request is refused (409).
     """
-    if flow_get(flow) is None:
+    definition = flow_get(flow)
+    if definition is None:
         raise ValidationFailed(f"unknown flow {flow!r}", field="flow")
+    risk = risk or {}
+    if inputs is not None:
+        if output is not None or confidence is not None:
+            raise ValidationFailed("send either output and confidence, or inputs for the model step", field="inputs")
+        if definition.model is None:
+            raise ValidationFailed(f"flow {flow!r} has no model step: send output and confidence", field="inputs")
+        if not isinstance(inputs, dict):
+            raise ValidationFailed("must be a JSON object", field="inputs")
+        model_name = model_name or definition.model.name
+        model_version = model_version or definition.model.version
+        payload = payload or dict(inputs)
+    else:
+        if output is None:
+            raise ValidationFailed("is required (or send inputs, for a flow with a model step)", field="output")
+        if confidence is None:
+            raise ValidationFailed("is required with output", field="confidence")
+        if not model_name:
+            raise ValidationFailed("is required with output", field="model.name")
+        validate_against(definition.output_schema, output, field="output")
+    payload = payload or {}
+    validate_against(definition.input_schema, payload, field="payload")
     payload_sha256 = _sha256(payload)
     existing = Decision.objects.filter(flow=flow, idempotency_key=idempotency_key).first()
     if existing is None:
@@ -78,6 +138,7 @@ def decision_submit(
                     payload=payload,
                     payload_sha256=payload_sha256,
                     risk=risk,
+                    inputs=inputs,
                     excluded_reviewers=sorted(set(excluded_reviewers or [])),
                 )
         except IntegrityError:  # a concurrent request with the same key won the insert
@@ -98,11 +159,16 @@ def decision_submit(
                     "output_sha256": _sha256(output),
                     "payload_sha256": payload_sha256,
                     "risk_sha256": _sha256(risk),
+                    **({"inputs_sha256": _sha256(inputs)} if inputs is not None else {}),
                 },
             )
-            outbox_enqueue(topic=OutboxTopic.WORKFLOW_START, key=str(decision.id), payload={})
+            outbox_enqueue(
+                topic=OutboxTopic.WORKFLOW_START, key=str(decision.id), payload=_start_payload(definition, inputs)
+            )
             return decision, True
-    if not _same_request(existing, output=output, confidence=confidence, payload_sha256=payload_sha256):
+    if existing.inputs != inputs or not _same_request(
+        existing, output=output, confidence=confidence, payload_sha256=payload_sha256
+    ):
         raise ConflictError(
             "idempotency_key was already used for a different decision of this flow",
             field="idempotency_key",
@@ -157,6 +223,28 @@ def _outcome_from(decision: Decision, task: ReviewTask | None) -> RouteOutcome:
     )
 
 
+def _to_people(spec: Any, route: Route, error: str) -> Route:
+    """A decision whose model step failed goes to its tier's review queue, whatever the gates said."""
+    note = f"the model step failed ({error}), so a person decides"
+    explanation = {**route.explanation, "model_error": error, "override": note}
+    if route.kind in (RouteKind.REVIEW, RouteKind.HOLD):
+        return replace(route, explanation=explanation)
+    tier = spec.tiers[route.tier]
+    explanation.update(route="review", queue=tier.queue, summary=note, qa_sample=False)
+    return replace(
+        route,
+        kind=RouteKind.REVIEW,
+        queue=tier.queue,
+        priority=tier.priority,
+        reviewers=tier.reviewers,
+        sla_seconds=tier.sla_seconds,
+        escalation=tier.escalation,
+        timeout_outcome=tier.timeout_outcome,
+        qa_sample=False,
+        explanation=explanation,
+    )
+
+
 @transaction.atomic
 def decision_route(*, decision_id: str) -> RouteOutcome:
     """Evaluate the gates under the flow's active policy, pin that version, create the task if needed.
@@ -176,10 +264,11 @@ def decision_route(*, decision_id: str) -> RouteOutcome:
     policy = decision.policy or policy_ensure_default(flow=decision.flow)
     spec = policy_compiled(policy=policy)
     custom, custom_errors = _custom_gate_results(decision, spec.custom_needed)
+    model_missing = decision.confidence is None  # the model step failed: people decide, never the gates
     route = evaluate(
         spec,
         DecisionFacts(
-            confidence=decision.confidence,
+            confidence=decision.confidence if decision.confidence is not None else 0.0,
             output=decision.output,
             payload=decision.payload,
             risk=decision.risk,
@@ -189,6 +278,8 @@ def decision_route(*, decision_id: str) -> RouteOutcome:
         ),
         policy_version=policy.version,
     )
+    if model_missing:
+        route = _to_people(spec, route, (decision.explanation or {}).get("model_error", "no model output"))
     # Pause, model breaker and degradation mode act after the pure evaluation (recorded in the explanation).
     adjustment = degradation_adjust(decision=decision, spec=spec, route=route, policy_version=policy.version)
     route = adjustment.route

@@ -53,7 +53,8 @@ def demo_seed() -> dict[str, Any]:
     for flow in flows().values():
         for slug, name in flow.queues:
             queue, _ = Queue.objects.get_or_create(
-                slug=slug, defaults={"name": name, "reason_codes": DEMO_REASON_CODES}
+                slug=slug,
+                defaults={"name": name, "reason_codes": DEMO_REASON_CODES, "blind_review": slug in flow.blind_queues},
             )
             queue.members.add(users["reviewer"])
             queue.supervisors.add(users["supervisor"])

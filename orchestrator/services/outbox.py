@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from orchestrator.audit.chain import audit_append
 from orchestrator.models import AuditEvent, Decision, DecisionStatus, Outbox, OutboxTopic
 from orchestrator.temporal.client import gateway
-from workflows.contracts import VerdictInput
+from workflows.contracts import DECISION_WORKFLOW, ModelOptions, VerdictInput
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,12 @@ def _backoff(attempts: int) -> timedelta:
 
 def _send(message: Outbox) -> None:
     if message.topic == OutboxTopic.WORKFLOW_START:
-        gateway.start_decision(message.key)
+        model = message.payload.get("model")  # set when the client sent inputs for the flow's model step
+        gateway.start_decision(
+            message.key,
+            workflow=message.payload.get("workflow", DECISION_WORKFLOW),
+            model=ModelOptions(**model) if model else None,
+        )
     elif message.topic == OutboxTopic.VERDICT:
         gateway.deliver_verdict(message.payload["decision_id"], VerdictInput(**message.payload["verdict"]))
     else:

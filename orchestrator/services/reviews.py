@@ -51,7 +51,8 @@ def validate_output(*, flow_name: str, output: Any) -> Any:
     from pydantic import ValidationError
 
     try:
-        return schema.model_validate(output).model_dump(mode="json")
+        # what the reviewer gave, coerced; defaults they did not set are not added
+        return schema.model_validate(output).model_dump(mode="json", exclude_unset=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
@@ -97,6 +98,7 @@ def _open_adjudication(task: ReviewTask, reviews: list[Review]) -> ReviewTask:
     adjudication = ReviewTask.objects.create(
         decision=task.decision,
         kind=TaskKind.ADJUDICATION,
+        step=task.step,
         parent=task,
         queue=queue,
         priority=task.priority + 1,

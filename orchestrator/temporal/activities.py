@@ -17,12 +17,21 @@ from orchestrator.models import Decision
 from orchestrator.services.callbacks import callback_deliver
 from orchestrator.services.decisions import decision_finalize, decision_route
 from orchestrator.services.escalation import task_deadline_pass, task_escalate
+from orchestrator.services.steps import (
+    decision_model_failed,
+    decision_model_record,
+    model_call,
+    model_step_for,
+    review_open,
+)
 from workflows.contracts import (
     CALLBACK_ACTIVITY,
     CALLBACK_MAX_ATTEMPTS,
     DEADLINE_ACTIVITY,
     ESCALATE_ACTIVITY,
     FINALIZE_ACTIVITY,
+    MODEL_ACTIVITY,
+    REVIEW_OPEN_ACTIVITY,
     ROUTE_ACTIVITY,
     CallbackInput,
     CallbackResult,
@@ -31,6 +40,9 @@ from workflows.contracts import (
     EscalateInput,
     EscalateResult,
     FinalizeInput,
+    ModelInput,
+    ModelResult,
+    ReviewOpenInput,
     RouteInput,
     RouteResult,
 )
@@ -116,4 +128,66 @@ def callback(inp: CallbackInput) -> CallbackResult:
     return CallbackResult(delivered=True, status_code=row.status_code)
 
 
-ACTIVITIES: list[Callable[..., Any]] = [route, finalize, escalate, deadline, callback]
+@activity.defn(name=MODEL_ACTIVITY)
+@_django_activity
+def model(inp: ModelInput) -> ModelResult:
+    """Call the flow's model for the decision and store its answer.
+
+    A failed attempt raises, so Temporal retries it with backoff (each attempt bounded by the step's
+    timeout); the last attempt records the failure instead, and the decision then goes to people.
+    """
+    decision = Decision.objects.filter(pk=inp.decision_id).values("flow", "inputs", "output", "confidence").first()
+    if decision is None:
+        raise ApplicationError(f"decision {inp.decision_id} does not exist", type="NotFound", non_retryable=True)
+    if inp.give_up:
+        decision_model_failed(decision_id=inp.decision_id, step=inp.step, error=inp.give_up, attempts=inp.max_attempts)
+        return ModelResult(ok=False, error=inp.give_up)
+    step = model_step_for(flow=decision["flow"], step=inp.step)
+    attempt = activity.info().attempt
+    try:
+        output, confidence = model_call(step=step, inputs=decision["inputs"] if inp.inputs is None else inp.inputs)
+        decision_model_record(
+            decision_id=inp.decision_id, step=inp.step, output=output, confidence=confidence, attempt=attempt
+        )
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if attempt < max(inp.max_attempts, 1):
+            raise ApplicationError(error, type="ModelStepFailed") from exc  # retryable: Temporal backs off
+        decision_model_failed(decision_id=inp.decision_id, step=inp.step, error=error, attempts=attempt)
+        return ModelResult(ok=False, error=error)
+    return ModelResult(ok=True, output=output, confidence=confidence)
+
+
+@activity.defn(name=REVIEW_OPEN_ACTIVITY)
+@_django_activity
+def open_review(inp: ReviewOpenInput) -> RouteResult:
+    task = review_open(
+        decision_id=inp.decision_id,
+        step=inp.step,
+        queue=inp.queue,
+        reviewers=inp.reviewers,
+        sla_seconds=inp.sla_seconds,
+        escalation=inp.escalation,
+        timeout_outcome=inp.timeout_outcome,
+        priority=inp.priority,
+        tier=inp.tier,
+    )
+    submitter = (
+        Decision.objects.filter(pk=inp.decision_id).values_list("submitted_by__username", flat=True).first() or ""
+    )
+    return RouteResult(
+        route="review",
+        policy_version=0,
+        task_id=str(task.id),
+        queue=task.queue.slug,
+        required_reviewers=task.required_reviewers,
+        tier=task.tier,
+        sla_seconds=inp.sla_seconds,
+        escalation=list(inp.escalation),
+        submitter=submitter,
+        timeout_outcome=inp.timeout_outcome,
+        priority=task.priority,
+    )
+
+
+ACTIVITIES: list[Callable[..., Any]] = [route, finalize, escalate, deadline, callback, model, open_review]

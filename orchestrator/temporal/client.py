@@ -16,7 +16,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from workflows.contracts import DECISION_WORKFLOW, VERDICT_UPDATE, DecisionInput, VerdictInput
+from workflows.contracts import DECISION_WORKFLOW, VERDICT_UPDATE, DecisionInput, ModelOptions, VerdictInput
 
 T = TypeVar("T")
 
@@ -68,14 +68,19 @@ class TemporalGateway:
         future = asyncio.run_coroutine_threadsafe(asyncio.wait_for(run(), bound), self._loop_for_process())
         return future.result(bound + 1)
 
-    def start_decision(self, decision_id: str) -> bool:
-        """Start the decision's workflow; False when it was already started (a harmless repeat)."""
+    def start_decision(
+        self, decision_id: str, *, workflow: str = DECISION_WORKFLOW, model: ModelOptions | None = None
+    ) -> bool:
+        """Start the decision's workflow (the flow's type; with `model`, it runs the model step first).
+
+        False when it was already started (a harmless repeat).
+        """
 
         async def start(client: Client) -> bool:
             try:
                 await client.start_workflow(
-                    DECISION_WORKFLOW,
-                    DecisionInput(decision_id=decision_id),
+                    workflow,
+                    DecisionInput(decision_id=decision_id, model=model),
                     id=workflow_id_for(decision_id),
                     task_queue=settings.TEMPORAL_TASK_QUEUE,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

@@ -101,13 +101,27 @@ def _visible_task(*, task_id: UUID, user: Any) -> ReviewTask:
 
 @cache
 def _flow_template(flow: str) -> str | None:
-    """`review_ui/flows/<flow>.html` renders the flow's payload, when the project ships one."""
-    name = f"review_ui/flows/{flow}.html"
+    """The flow's `template` hint, else `review_ui/flows/<flow>.html`, renders the payload when it exists."""
+    definition = flow_get(flow)
+    name = (definition.template if definition else "") or f"review_ui/flows/{flow}.html"
     try:
         get_template(name)
     except TemplateDoesNotExist:
         return None
     return name
+
+
+def _display_fields(flow: str, payload: Any) -> list[tuple[str, Any]]:
+    """The payload fields the flow asks to show first (`display_fields`, dotted paths), those present."""
+    definition = flow_get(flow)
+    shown = []
+    for path in definition.display_fields if definition else ():
+        value: Any = payload
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            shown.append((path, value))
+    return shown
 
 
 def _output_form(task: ReviewTask, data: Any = None) -> Any:
@@ -152,6 +166,7 @@ def _render_task(
             "decision": decision,
             "flow": flow_get(decision.flow),
             "flow_template": _flow_template(decision.flow),
+            "display_fields": _display_fields(decision.flow, decision.payload),
             "explanation": decision.explanation or {},
             "events": audit_events_for_decision(decision_id=decision.id),
             "reviews": [] if hidden else decision_reviews(decision_id=decision.id),

@@ -214,22 +214,26 @@ def test_reject_with_a_reason(reviewer_client, demo):
 
 
 def test_modify_parses_the_corrected_output(reviewer_client, demo):
+    # The loan flow declares an output schema, so the correction comes from the generated form.
     task = make_task(demo)
     task_claim_next(queue_slug="underwriting", user=demo["reviewer"])
     url = reverse("review_ui:task_review", args=[task.id])
 
-    bad = reviewer_client.post(url, {"verdict": "modify", "reason": "wrong_terms", "output": "{limit: 1"})
+    bad = reviewer_client.post(url, {"verdict": "modify", "reason": "wrong_terms", "out-label": "maybe"})
     assert bad.status_code == 400
-    assert bad.context["form"].errors["output"][0].startswith("not valid JSON")
+    assert "label" in bad.context["output_form"].errors
     assert not Review.objects.exists()
 
-    missing = reviewer_client.post(url, {"verdict": "modify", "reason": "wrong_terms", "output": ""})
-    assert missing.status_code == 400
-    assert missing.context["form"].errors == {"output": ["modify needs the corrected output"]}
+    negative = reviewer_client.post(
+        url, {"verdict": "modify", "reason": "wrong_terms", "out-label": "approve", "out-limit": "-1"}
+    )
+    assert negative.status_code == 400
+    assert negative.context["output_form"].errors
+    assert not Review.objects.exists()
 
     good = reviewer_client.post(
         url,
-        {"verdict": "modify", "reason": "wrong_terms", "output": '{"label": "approve", "limit": 15000}'},
+        {"verdict": "modify", "reason": "wrong_terms", "out-label": "approve", "out-limit": "15000"},
         follow=True,
     )
     assert messages_of(good) == ["Modified."]

@@ -7,9 +7,32 @@ QA sampling of auto-decisions per tier, denser just above the threshold.
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.flows import Flow
+
+
+class LoanApplication(BaseModel):
+    """The intake payload. Unknown keys are kept (documents, notes); the figures must be sane."""
+
+    model_config = ConfigDict(extra="allow")
+
+    applicant: str | None = Field(default=None, max_length=100)
+    amount: float | None = Field(default=None, ge=0, le=100_000_000)
+    income: float | None = Field(default=None, ge=0)
+    iban: str | None = Field(default=None, max_length=40)
+
+
+class LoanDecision(BaseModel):
+    """The credit model's proposal (and an underwriter's correction): approve or decline, maybe new terms."""
+
+    model_config = ConfigDict(extra="allow")
+
+    label: Literal["approve", "decline"]
+    limit: int | None = Field(default=None, ge=0)
+    apr: float | None = Field(default=None, ge=0, le=100)
 
 
 def iban_invalid(facts: Mapping[str, Any]) -> bool:
@@ -129,4 +152,7 @@ FLOW = Flow(
     default_policy=DEFAULT_POLICY,
     queues=(("underwriting", "Underwriting"),),
     custom_gates={"iban_invalid": iban_invalid},
+    input_schema=LoanApplication,
+    output_schema=LoanDecision,
+    display_fields=("applicant", "amount", "income"),
 )

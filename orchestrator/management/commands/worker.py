@@ -5,18 +5,27 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from temporalio.client import Client
 
-from orchestrator.flows import flows
-from orchestrator.temporal.worker import build_worker
+from orchestrator.flows import FlowConfigError, flows
+from orchestrator.services.flow_setup import flows_provision
+from orchestrator.temporal.worker import build_worker, worker_workflows
 
 
 class Command(BaseCommand):
     help = "Run the Temporal worker (decision workflows and their activities)."
 
     def handle(self, *args: object, **options: object) -> None:
-        names = ", ".join(sorted(flows()))  # a broken flow registry fails here, before polling
+        try:
+            names = ", ".join(sorted(flows()))  # a broken flow registry fails here, before polling
+            build_workflows = worker_workflows()
+        except FlowConfigError as exc:
+            raise CommandError(f"cannot start the worker: {exc}") from exc
+        self.stdout.write(f"workflows: {', '.join(cls.__name__ for cls in build_workflows)}")
+        created = flows_provision()  # a newly listed flow gets its queues and first policy
+        if created:
+            self.stdout.write(f"created queues for new flows: {', '.join(created)}")
         asyncio.run(self._run(names))
 
     async def _run(self, names: str) -> None:

@@ -1,0 +1,1 @@
+"""Handrail's client SDK for systems that submit decisions. Standard library only, no Django."""
