@@ -9,16 +9,41 @@ import os
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import TLSConfig
 
 from workflows.contracts import DECISION_WORKFLOW, VERDICT_UPDATE, DecisionInput, ModelOptions, VerdictInput
 
 T = TypeVar("T")
+
+
+def connect_options() -> dict[str, Any]:
+    """Namespace, TLS (mutual TLS with a client certificate) and API key for a Temporal cluster or Cloud."""
+    options: dict[str, Any] = {"namespace": settings.TEMPORAL_NAMESPACE}
+    if settings.TEMPORAL_TLS_CERT or settings.TEMPORAL_TLS_CA or settings.TEMPORAL_API_KEY:
+        options["tls"] = TLSConfig(
+            client_cert=_read(settings.TEMPORAL_TLS_CERT),
+            client_private_key=_read(settings.TEMPORAL_TLS_KEY),
+            server_root_ca_cert=_read(settings.TEMPORAL_TLS_CA),
+        )
+    if settings.TEMPORAL_API_KEY:
+        options["api_key"] = settings.TEMPORAL_API_KEY
+    return options
+
+
+def _read(path: str) -> bytes | None:
+    return Path(path).read_bytes() if path else None
+
+
+async def temporal_connect(address: str | None = None) -> Client:
+    """A client for the configured Temporal (address from settings unless given)."""
+    return await Client.connect(address or settings.TEMPORAL_ADDRESS, **connect_options())
 
 
 def workflow_id_for(decision_id: str) -> str:
@@ -54,7 +79,7 @@ class TemporalGateway:
     async def _get_client(self) -> Client:
         address = settings.TEMPORAL_ADDRESS
         if self._client is None or self._address != address:
-            self._client = await Client.connect(address, namespace=settings.TEMPORAL_NAMESPACE)
+            self._client = await temporal_connect(address)
             self._address = address
         return self._client
 

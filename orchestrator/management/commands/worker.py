@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from temporalio.client import Client
 
 from orchestrator.flows import FlowConfigError, flows
 from orchestrator.services.flow_setup import flows_provision
+from orchestrator.temporal.client import temporal_connect
 from orchestrator.temporal.worker import build_worker, worker_workflows
 
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         asyncio.run(self._run(names))
 
     async def _run(self, names: str) -> None:
-        client = await Client.connect(settings.TEMPORAL_ADDRESS, namespace=settings.TEMPORAL_NAMESPACE)
+        client = await temporal_connect()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
