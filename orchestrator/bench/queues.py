@@ -45,9 +45,9 @@ def _fill(total: int, submitter_id: int) -> None:
         cursor.execute(
             """
             INSERT INTO orchestrator_reviewtask (id, decision_id, kind, queue_id, state, suspended_from, priority,
-                escalation_level, tier, required_reviewers, created_at)
+                escalation_level, tier, required_reviewers, step, created_at)
             SELECT gen_random_uuid(), d.id, 'review', (%s::bigint[])[1 + (row_number() OVER () %% %s)], 'ready', '',
-                (random() * 3)::int, 0, '', 1, now() - (random() * interval '2 days')
+                (random() * 3)::int, 0, '', 1, '', now() - (random() * interval '2 days')
             FROM orchestrator_decision d
             """,
             [queue_ids, len(queue_ids)],

@@ -51,12 +51,12 @@ def _fill(*, pending: int, completed: int, held: int, submitter_id: int, queue_i
                 SELECT id, row_number() OVER () AS n FROM orchestrator_decision WHERE idempotency_key LIKE 'bench-ui-%%'
             )
             INSERT INTO orchestrator_reviewtask (id, decision_id, kind, queue_id, state, suspended_from, priority,
-                escalation_level, tier, required_reviewers, created_at, due_at, completed_at, claimed_by_id,
+                escalation_level, tier, required_reviewers, step, created_at, due_at, completed_at, claimed_by_id,
                 claimed_at, lease_expires_at)
             SELECT gen_random_uuid(), d.id, 'review', %(queue)s,
                 CASE WHEN d.n <= %(pending)s THEN 'ready'
                      WHEN d.n <= %(pending)s + %(completed)s THEN 'completed' ELSE 'reserved' END,
-                '', (random() * 3)::int, (random() < 0.01)::int, 'medium', 1,
+                '', (random() * 3)::int, (random() < 0.01)::int, 'medium', 1, '',
                 now() - (random() * interval '2 days'),
                 now() + (random() * interval '9 hours') - interval '1 hour',
                 CASE WHEN d.n > %(pending)s AND d.n <= %(pending)s + %(completed)s
