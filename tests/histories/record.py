@@ -119,7 +119,7 @@ def test_record_escalation_and_timeout_history(demo, settings):
     async def main() -> WorkflowHistory:
         async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server) as env:
             queue = f"record-{uuid.uuid4().hex[:8]}"
-            with ThreadPoolExecutor(max_workers=4) as executor:
+            with ThreadPoolExecutor(max_workers=8) as executor:
                 async with build_worker(env.client, executor, task_queue=queue):
                     handle = await env.client.start_workflow(
                         DECISION_WORKFLOW,

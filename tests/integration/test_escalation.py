@@ -74,7 +74,7 @@ def run_workflow(decision_id: str, settings, *, during=None) -> DecisionResult: 
             settings.TEMPORAL_ADDRESS = env.client.service_client.config.target_host
             gateway.reset()
             queue = f"esc-{uuid.uuid4().hex[:8]}"
-            with ThreadPoolExecutor(max_workers=4) as executor:
+            with ThreadPoolExecutor(max_workers=settings.TEMPORAL_ACTIVITY_THREADS) as executor:
                 async with build_worker(env.client, executor, task_queue=queue):
                     handle = await env.client.start_workflow(
                         DECISION_WORKFLOW,
