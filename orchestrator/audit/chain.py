@@ -377,3 +377,16 @@ def _verify(*, batch_size: int, check_checkpoints: bool, fast: bool) -> list[Cha
             if problem is not None:
                 breaks.append(problem)
     return sorted(breaks, key=lambda b: (b.partition, b.seq))
+
+
+def audit_decision(decision: Any, *, kind: str, actor: Any, **fields: Any) -> AuditEvent:
+    """An event whose subject is a decision, appended in the caller's transaction."""
+    return audit_append(
+        kind=kind,
+        actor=actor,
+        decision_id=decision.id,
+        flow=decision.flow,
+        subject_type="decision",
+        subject_id=str(decision.id),
+        **fields,
+    )

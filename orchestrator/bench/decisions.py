@@ -42,6 +42,22 @@ def noop(key: str) -> str:
     return key
 
 
+def _submit(submitter: Any, key: str) -> Any:
+    """One confident loan decision through the intake service (what the API calls)."""
+    decision, _ = decision_submit(
+        submitted_by=submitter,
+        flow="loan_approval",
+        idempotency_key=key,
+        model_name="bench",
+        model_version="1",
+        output={"label": "approve"},
+        confidence=0.99,
+        payload={"amount": 1000, "income": 90000},
+        risk={},
+    )
+    return decision
+
+
 def _side_a(total: int, submitter: Any, out: Any) -> dict[str, Any]:
     keys = itertools.count()
     lock = threading.Lock()
@@ -51,17 +67,7 @@ def _side_a(total: int, submitter: Any, out: Any) -> dict[str, Any]:
             for _ in range(count):
                 with lock:
                     key = next(keys)
-                decision_submit(
-                    submitted_by=submitter,
-                    flow="loan_approval",
-                    idempotency_key=f"bench-{key}",
-                    model_name="bench",
-                    model_version="1",
-                    output={"label": "approve"},
-                    confidence=0.99,
-                    payload={"amount": 1000, "income": 90000},
-                    risk={},
-                )
+                _submit(submitter, f"bench-{key}")
         finally:
             connection.close()
 
@@ -95,17 +101,7 @@ def _one_at_a_time(count: int, submitter: Any) -> list[float]:
     latencies = []
     for i in range(count):
         began = time.perf_counter()
-        decision, _ = decision_submit(
-            submitted_by=submitter,
-            flow="loan_approval",
-            idempotency_key=f"solo-{i}",
-            model_name="bench",
-            model_version="1",
-            output={"label": "approve"},
-            confidence=0.99,
-            payload={"amount": 1000, "income": 90000},
-            risk={},
-        )
+        decision = _submit(submitter, f"solo-{i}")
         while not Decision.objects.filter(pk=decision.pk, status=DecisionStatus.COMPLETED).exists():
             time.sleep(0.005)
         latencies.append((time.perf_counter() - began) * 1000)

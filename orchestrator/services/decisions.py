@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from orchestrator.audit.canonical import canonical_bytes
-from orchestrator.audit.chain import audit_append
+from orchestrator.audit.chain import audit_append, audit_decision
 from orchestrator.errors import ConflictError, NotFound, ValidationFailed
 from orchestrator.flows import flow_get, workflow_name_for
 from orchestrator.gates import DecisionFacts, evaluate
@@ -371,13 +371,10 @@ def decision_finalize(
     decision.final_output = final_output
     decision.completed_at = timezone.now()
     decision.save(update_fields=["status", "outcome", "final_output", "completed_at", "updated_at"])
-    audit_append(
+    audit_decision(
+        decision,
         kind="decision.finalized",
         actor="workflow",
-        decision_id=decision.id,
-        flow=decision.flow,
-        subject_type="decision",
-        subject_id=str(decision.id),
         data={
             "outcome": outcome,
             "route": decision.route,

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from orchestrator.audit.chain import audit_append
+from orchestrator.audit.chain import audit_append, audit_decision
 from orchestrator.errors import NotFound, PermissionDenied, ValidationFailed
 from orchestrator.gates import Route
 from orchestrator.gates.sampling import qa_draw
@@ -421,13 +421,10 @@ def degradation_qa_verdict(*, task: ReviewTask, review: Review) -> None:
     if agrees or not revocable:
         return
     if not within:
-        audit_append(
+        audit_decision(
+            decision,
             kind="decision.revocation_too_late",
             actor=review.reviewer,
-            decision_id=decision.id,
-            flow=decision.flow,
-            subject_type="decision",
-            subject_id=str(decision.id),
             data={"review_id": str(review.id), "window_ended": task.due_at.isoformat() if task.due_at else None},
         )
         return
@@ -436,13 +433,10 @@ def degradation_qa_verdict(*, task: ReviewTask, review: Review) -> None:
     )
     if not created:
         return
-    audit_append(
+    audit_decision(
+        decision,
         kind="decision.revoked",
         actor=review.reviewer,
-        decision_id=decision.id,
-        flow=decision.flow,
-        subject_type="decision",
-        subject_id=str(decision.id),
         data={
             "review_id": str(review.id),
             "verdict": review.verdict,

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from orchestrator.audit.chain import audit_append
+from orchestrator.audit.chain import audit_append, audit_decision
 from orchestrator.errors import NotFound, ValidationFailed
 from orchestrator.flows import flow_get
 from orchestrator.models import Decision, DecisionStatus, Queue, ReviewTask, RouteKind, TaskKind
@@ -93,13 +93,10 @@ def decision_model_record(*, decision_id: Any, step: str, output: Any, confidenc
     if decision.status == DecisionStatus.RECEIVED:
         decision.status = DecisionStatus.ROUTING
     decision.save(update_fields=["output", "confidence", "status", "updated_at"])
-    audit_append(
+    audit_decision(
+        decision,
         kind="decision.model_output",
         actor="workflow",
-        decision_id=decision.id,
-        flow=decision.flow,
-        subject_type="decision",
-        subject_id=str(decision.id),
         data={
             "step": step,
             "model": {"name": decision.model_name, "version": decision.model_version},
