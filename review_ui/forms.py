@@ -250,6 +250,3 @@ class AuditFilterForm(forms.Form):
         if cleaned.get("since") and cleaned.get("until") and cleaned["since"] >= cleaned["until"]:
             self.add_error("since", "must be before until")
         return cleaned
-
-    def has_filters(self) -> bool:
-        return any(v not in (None, "") for v in self.cleaned_data.values())

@@ -1,23 +1,9 @@
 """Canonical JSON for hashing: sorted keys, no insignificant whitespace, UTF-8 (RFC 8785 style).
 
-Pure stdlib so the offline verifier can share the exact rules.
+The rules live once, in the standalone offline verifier (stdlib + cryptography), so what Handrail
+writes and what a regulator's copy of the verifier checks cannot drift apart.
 """
 
-import hashlib
-import json
-from typing import Any
+from orchestrator.audit.verify_bundle import GENESIS, canonical_bytes, link_hash
 
-GENESIS = "0" * 64
-
-
-def canonical_bytes(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-def link_hash(prev_hash: str, body: bytes) -> str:
-    """The hash of one chain link: SHA-256 over the previous hash, a newline and the canonical body."""
-    digest = hashlib.sha256()
-    digest.update(prev_hash.encode("ascii"))
-    digest.update(b"\n")
-    digest.update(body)
-    return digest.hexdigest()
+__all__ = ["GENESIS", "canonical_bytes", "link_hash"]

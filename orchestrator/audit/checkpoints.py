@@ -302,12 +302,3 @@ class CheckpointWalker:
                 entry.checkpoint_id,
             )
         return None
-
-
-def checkpoint_covering(*, checkpoints: list[AuditCheckpoint], partition: int, seq: int) -> AuditCheckpoint | None:
-    """The first checkpoint (of `checkpoints`, oldest first) whose segment for `partition` holds `seq`."""
-    for ck in checkpoints:
-        for head in statement_of(ck)["heads"]:
-            if int(head["partition"]) == partition and int(head["from_seq"]) < seq <= int(head["seq"]):
-                return ck
-    return None

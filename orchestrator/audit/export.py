@@ -187,13 +187,6 @@ def export_jsonl(
     _copy_to(sql, params, out, on_block)
 
 
-def export_count(*, filters: ExportFilters, checkpoint: AuditCheckpoint | None = None) -> int:
-    source, params = _bounded(filters, checkpoint)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) {source}", params)
-        return int(cursor.fetchone()[0])
-
-
 class _HashingWriter:
     def __init__(self, handle: IO[bytes]) -> None:
         self.handle, self.digest, self.size = handle, hashlib.sha256(), 0

@@ -1,4 +1,5 @@
-"""RFC 6962 / RFC 9162 Merkle trees over SHA-256 (pure stdlib; the offline verifier repeats these rules).
+"""RFC 6962 / RFC 9162 Merkle trees over SHA-256; the hash rules and proof check come from the offline
+verifier (orchestrator/audit/verify_bundle.py), so both sides use one definition.
 
 leaf = SHA-256(0x00 || data), node = SHA-256(0x01 || left || right); the root of no leaves is
 SHA-256(""). Checkpoints use them twice: over the partitions' head entries, and over the hashes of
@@ -8,15 +9,9 @@ each partition's events since the previous checkpoint (which gives short inclusi
 import hashlib
 from collections.abc import Iterable, Sequence
 
+from orchestrator.audit.verify_bundle import leaf_hash, node_hash, verify_inclusion
+
 EMPTY_ROOT = hashlib.sha256(b"").digest()
-
-
-def leaf_hash(data: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + data).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 class MerkleStream:
@@ -83,22 +78,4 @@ class MerkleTree:
         return out
 
 
-def verify_inclusion(data: bytes, index: int, size: int, path: Sequence[bytes], root: bytes) -> bool:
-    """RFC 9162 §2.1.3.2: does `data` sit at `index` of the tree of `size` leaves with this root?"""
-    if not 0 <= index < size:
-        return False
-    fn, sn, digest = index, size - 1, leaf_hash(data)
-    for sibling in path:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            digest = node_hash(sibling, digest)
-            if not fn & 1:
-                while not fn & 1 and fn != 0:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            digest = node_hash(digest, sibling)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and digest == root
+__all__ = ["EMPTY_ROOT", "MerkleStream", "MerkleTree", "leaf_hash", "merkle_root", "node_hash", "verify_inclusion"]

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.db.models import Count, Min, Q
 
-from orchestrator.models import Queue, ReviewTask, TaskState
+from orchestrator.models import Queue, TaskState
 
 
 @dataclass(frozen=True)
@@ -33,22 +33,3 @@ def queue_depths_for(*, user: Any) -> list[QueueDepth]:
         QueueDepth(q.slug, q.name, q.description, q.ready, q.reserved, q.oldest_ready_at)  # type: ignore[attr-defined]
         for q in queues
     ]
-
-
-def tasks_claimed_by(*, user: Any) -> list[ReviewTask]:
-    return list(
-        ReviewTask.objects.filter(state=TaskState.RESERVED, claimed_by=user)
-        .select_related("decision", "queue")
-        .order_by("claimed_at")
-    )
-
-
-def task_get_for_reviewer(*, task_id: Any, user: Any) -> ReviewTask | None:
-    """A task the user may look at: one in a queue they work or supervise."""
-    return (
-        ReviewTask.objects.filter(pk=task_id)
-        .filter(Q(queue__members=user) | Q(queue__supervisors=user))
-        .select_related("decision", "queue", "claimed_by", "decision__policy")
-        .distinct()
-        .first()
-    )

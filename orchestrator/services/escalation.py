@@ -13,7 +13,7 @@ from django.utils import timezone
 from orchestrator.errors import NotFound
 from orchestrator.models import HELD_STATES, OPEN_STATES, Queue, TaskState
 from orchestrator.services.notifications import notify_event, notify_supervisors
-from orchestrator.services.task_rules import task_lock
+from orchestrator.services.task_rules import clear_claim, task_lock
 from orchestrator.services.tasks import task_audit
 
 
@@ -68,10 +68,7 @@ def task_escalate(*, task_id: Any, level: int, step: dict[str, Any]) -> tuple[bo
             raise NotFound(f"escalation queue {step['queue']!r} does not exist", field="queue")
         task.queue = target
         task.state = TaskState.ESCALATED
-        task.claimed_by = None
-        task.acting_for = None
-        task.claimed_at = None
-        task.lease_expires_at = None
+        clear_claim(task)
         if "priority" in step:
             task.priority = max(task.priority, int(step["priority"]))
     task.save()
@@ -111,10 +108,7 @@ def task_deadline_pass(*, task_id: Any, outcome: str) -> tuple[bool, str]:
         task.state = TaskState.ESCALATED
         task.escalation_level += 1
         task.queue = task.queue.escalation_target or task.queue
-        task.claimed_by = None
-        task.acting_for = None
-        task.claimed_at = None
-        task.lease_expires_at = None
+        clear_claim(task)
     else:
         task.state = TaskState.EXPIRED
         task.completed_at = now

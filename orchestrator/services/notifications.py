@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -53,13 +54,15 @@ def notify_supervisors(
     *, queue: Queue, event: str, subject: str, body: str, decision_id: Any, dedupe: str
 ) -> list[Notification]:
     """Email every supervisor of the queue (direct or through a group) who has an address."""
-    people = {u.pk: u for u in queue.supervisors.all()}
-    for group in queue.supervisor_groups.all():
-        people.update({u.pk: u for u in group.user_set.all()})
+    people = (
+        get_user_model()
+        .objects.filter(Q(supervised_queues=queue) | Q(groups__supervised_queues=queue))
+        .exclude(email="")
+        .distinct()
+        .order_by("pk")
+    )
     sent = []
-    for user in people.values():
-        if not user.email:
-            continue
+    for user in people:
         sent.append(
             notification_enqueue(
                 channel="email",

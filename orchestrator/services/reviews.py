@@ -23,7 +23,14 @@ from orchestrator.models import (
     Verdict,
 )
 from orchestrator.services.outbox import outbox_enqueue
-from orchestrator.services.task_rules import require_holder, require_reviewer, require_transition, task_lock
+from orchestrator.services.task_rules import (
+    CLAIM_FIELDS,
+    clear_claim,
+    require_holder,
+    require_reviewer,
+    require_transition,
+    task_lock,
+)
 from orchestrator.services.tasks import task_audit
 from workflows.contracts import VerdictInput
 
@@ -196,12 +203,9 @@ def review_submit(
     if len(reviews) < task.required_reviewers:
         # Four-eyes: back to the queue for the next distinct reviewer.
         task.state = TaskState.READY
-        task.claimed_by = None
-        task.acting_for = None
-        task.claimed_at = None
-        task.lease_expires_at = None
+        clear_claim(task)
         task.assigned_to = None
-        task.save(update_fields=["state", "claimed_by", "acting_for", "claimed_at", "lease_expires_at", "assigned_to"])
+        task.save(update_fields=["state", "assigned_to", *CLAIM_FIELDS])
         return review
 
     task.state = TaskState.COMPLETED

@@ -35,6 +35,25 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+CLAIM_FIELDS = ["claimed_by", "acting_for", "claimed_at", "lease_expires_at"]
+
+
+def clear_claim(task: ReviewTask) -> None:
+    """Forget who holds the task (the caller sets the new state and saves, with CLAIM_FIELDS)."""
+    task.claimed_by = None
+    task.acting_for = None
+    task.claimed_at = None
+    task.lease_expires_at = None
+
+
+def lock_held_task(*, task_id: Any, user: Any, action: str) -> ReviewTask:
+    """Lock a task for an action only the reviewer holding it may take."""
+    task = task_lock(task_id=task_id)
+    require_transition(task, action)
+    require_holder(task, user)
+    return task
+
+
 def require_transition(task: ReviewTask, action: str) -> None:
     if task.state not in TRANSITIONS[action]:
         raise TaskStateError(

@@ -28,8 +28,11 @@ from orchestrator.models import (
 )
 from orchestrator.services.claim_sql import NEXT_TASK, TASK_ATTNAMES
 from orchestrator.services.task_rules import (
+    CLAIM_FIELDS,
     absence_delegate,
+    clear_claim,
     is_member,
+    lock_held_task,
     require_holder,
     require_reviewer,
     require_supervisor,
@@ -68,11 +71,8 @@ def _reserve(task: ReviewTask, user: Any, *, acting_for: Any = None) -> None:
 
 def _unreserve(task: ReviewTask) -> None:
     task.state = TaskState.READY
-    task.claimed_by = None
-    task.acting_for = None
-    task.claimed_at = None
-    task.lease_expires_at = None
-    task.save(update_fields=["state", "claimed_by", "acting_for", "claimed_at", "lease_expires_at"])
+    clear_claim(task)
+    task.save(update_fields=["state", *CLAIM_FIELDS])
 
 
 def _queue_for_member(*, queue_slug: str, user: Any) -> Queue:
@@ -183,9 +183,7 @@ def task_start(*, task_id: Any, user: Any) -> ReviewTask:
 @transaction.atomic
 def task_renew_lease(*, task_id: Any, user: Any) -> ReviewTask:
     """Extend the caller's claim (the UI renews while the reviewer is active). Not audited per renewal."""
-    task = task_lock(task_id=task_id)
-    require_transition(task, "renew")
-    require_holder(task, user)
+    task = lock_held_task(task_id=task_id, user=user, action="renew")
     task.lease_expires_at = _lease_from(timezone.now())
     task.save(update_fields=["lease_expires_at"])
     return task
@@ -194,9 +192,7 @@ def task_renew_lease(*, task_id: Any, user: Any) -> ReviewTask:
 @transaction.atomic
 def task_release(*, task_id: Any, user: Any) -> ReviewTask:
     """Give a held task back to the queue."""
-    task = task_lock(task_id=task_id)
-    require_transition(task, "release")
-    require_holder(task, user)
+    task = lock_held_task(task_id=task_id, user=user, action="release")
     _unreserve(task)
     task_audit(task, kind="task.released", actor=user)
     return task
@@ -207,9 +203,7 @@ def task_skip(*, task_id: Any, user: Any, note: str) -> ReviewTask:
     """Pass on a held task with a note; the caller's "next task" will leave it to others."""
     if not note.strip():
         raise ValidationFailed("say why you skip this task", field="note")
-    task = task_lock(task_id=task_id)
-    require_transition(task, "skip")
-    require_holder(task, user)
+    task = lock_held_task(task_id=task_id, user=user, action="skip")
     TaskSkip.objects.get_or_create(task=task, reviewer=user)
     TaskComment.objects.create(task=task, author=user, kind="skip", text=note)
     _unreserve(task)
@@ -222,9 +216,7 @@ def task_judge_blind(*, task_id: Any, user: Any, verdict: str) -> TaskJudgement:
     """Record the reviewer's first judgement in a blind queue; the model's output is shown after it."""
     if verdict not in Verdict.values:
         raise ValidationFailed(f"must be one of {', '.join(Verdict.values)}", field="verdict")
-    task = task_lock(task_id=task_id)
-    require_transition(task, "judge")
-    require_holder(task, user)
+    task = lock_held_task(task_id=task_id, user=user, action="judge")
     if not task.queue.blind_review:
         raise ConflictError("this queue does not review blind", field="task", state=task.state)
     judgement, created = TaskJudgement.objects.get_or_create(task=task, reviewer=user, defaults={"verdict": verdict})
@@ -239,9 +231,7 @@ def task_request_info(*, task_id: Any, user: Any, question: str) -> ReviewTask:
     """Ask the submitting system for more information; the task waits and the SLA clock is noted."""
     if not question.strip():
         raise ValidationFailed("say what information you need", field="question")
-    task = task_lock(task_id=task_id)
-    require_transition(task, "request_info")
-    require_holder(task, user)
+    task = lock_held_task(task_id=task_id, user=user, action="request_info")
     task.state = TaskState.INFO_REQUESTED
     task.info_requested_at = timezone.now()
     task.save(update_fields=["state", "info_requested_at"])

@@ -157,21 +157,3 @@ def webhook_endpoint_create(
         data={"name": name, "url": url, "events": endpoint.events},
     )
     return endpoint
-
-
-@transaction.atomic
-def webhook_endpoint_set_active(*, actor: Any, name: str, active: bool) -> WebhookEndpoint:
-    _require_manager(actor)
-    endpoint = WebhookEndpoint.objects.select_for_update().filter(name=name).first()
-    if endpoint is None:
-        raise ValidationFailed(f"unknown webhook {name!r}", field="name")
-    endpoint.active = active
-    endpoint.save(update_fields=["active"])
-    audit_append(
-        kind="webhook.activated" if active else "webhook.deactivated",
-        actor=actor,
-        subject_type="webhook",
-        subject_id=str(endpoint.pk),
-        data={"name": name},
-    )
-    return endpoint

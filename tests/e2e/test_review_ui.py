@@ -44,7 +44,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian Chromium is not installed (apt-get install -y chromium)")
+        # `make test` installs it; a missing browser is a broken environment, never a reason to skip.
+        pytest.fail("Debian Chromium is not installed: run `make test` (it installs it) or apt-get install -y chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
