@@ -102,6 +102,13 @@ DATABASES = {
     "default": dj_database_url.parse(_database_url(), conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
 }
 DATABASES["default"].setdefault("OPTIONS", {})
+# Prepared statements: only statements that ask for one (`prepare=True`, the audit append) are
+# prepared, once per connection; psycopg's automatic preparation stays out of reach (a threshold no
+# query meets). Django's default (None) would silently ignore `prepare=True` too. Set
+# DB_PREPARED_STATEMENTS=0 behind a transaction-mode pooler that cannot keep them (PgBouncer < 1.21).
+DATABASES["default"]["OPTIONS"].setdefault(
+    "prepare_threshold", 2**31 - 1 if os.environ.get("DB_PREPARED_STATEMENTS", "1") != "0" else None
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -7,7 +7,6 @@ them with COPY, so the trail verifies. The export runs as `manage.py audit_expor
 child process whose peak RSS is read from wait4().
 """
 
-import json
 import multiprocessing
 import os
 import random
@@ -266,5 +265,4 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         "export_peak_rss_mb": round(peak_mb, 1),
         "copy_rows_per_s": round(copy_rate),
     }
-    _say(options, json.dumps(figures))
     return figures

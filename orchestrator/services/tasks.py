@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from orchestrator.audit.chain import audit_append
@@ -26,7 +26,7 @@ from orchestrator.models import (
     TaskState,
     Verdict,
 )
-from orchestrator.services.claim_sql import NEXT_TASK, TASK_ATTNAMES
+from orchestrator.services.claim_sql import CLAIM_READY, QUEUE_FOR_CLAIM, RENEW_HELD, TASK_ATTNAMES
 from orchestrator.services.task_rules import (
     CLAIM_FIELDS,
     absence_delegate,
@@ -75,27 +75,6 @@ def _unreserve(task: ReviewTask) -> None:
     task.save(update_fields=["state", *CLAIM_FIELDS])
 
 
-def _queue_for_member(*, queue_slug: str, user: Any) -> Queue:
-    """The queue, with membership (direct or through a group) checked in the same query."""
-    queue = (
-        Queue.objects.filter(slug=queue_slug)
-        .annotate(
-            caller_is_member=Exists(Queue.members.through.objects.filter(queue=OuterRef("pk"), user=user))
-            | Exists(
-                Queue.member_groups.through.objects.filter(
-                    queue=OuterRef("pk"), group__in=user.groups.through.objects.filter(user=user).values("group")
-                )
-            )
-        )
-        .first()
-    )
-    if queue is None:
-        raise NotFound(f"queue {queue_slug!r} does not exist", field="queue")
-    if not queue.caller_is_member:  # type: ignore[attr-defined]
-        raise PermissionDenied(f"you are not a member of queue {queue_slug!r}", field="queue")
-    return queue
-
-
 def _require_wip_room(*, queue: Queue, user: Any) -> None:
     if not queue.wip_cap:
         return
@@ -114,39 +93,51 @@ def task_claim_next(*, queue_slug: str, user: Any) -> ReviewTask | None:
     eligible ready one.
 
     Order: escalation level, priority (both high first), due time, then age. Concurrent claimers
-    skip each other's locked rows (SKIP LOCKED), so two reviewers never get the same task. One
-    statement does the work (see `claim_sql`); the refusals (unknown queue, not a member, WIP cap)
-    are worked out only when it finds nothing.
+    skip each other's locked rows (SKIP LOCKED), so two reviewers never get the same task. Two
+    prepared statements do the work (see `claim_sql`): one reads the queue, membership, the held
+    task and the WIP count; one reserves the task.
     """
     now = timezone.now()
-    params = {
-        "slug": queue_slug,
-        "user": user.pk,
-        "username": json.dumps([user.get_username()]),
-        "now": now,
-        "lease": _lease_from(now),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(NEXT_TASK, params)
-        row = cursor.fetchone()
-    if row is None:
-        queue = _queue_for_member(queue_slug=queue_slug, user=user)  # 404 / 403
-        _require_wip_room(queue=queue, user=user)  # 409 when the cap is what stopped it
-        return None
-    previous_state, flow, *values = row
-    task = ReviewTask.from_db(connection.alias, TASK_ATTNAMES, values)
-    if previous_state in (TaskState.READY, TaskState.ESCALATED):
-        audit_append(
-            kind="task.claimed",
-            actor=user,
-            decision_id=task.decision_id,
-            flow=flow,
-            queue=queue_slug,
-            subject_type="task",
-            subject_id=str(task.id),
-            data={"state": TaskState.RESERVED, "lease_expires_at": task.lease_expires_at.isoformat()},
-        )
-    return task
+    params: dict[str, Any] = {"slug": queue_slug, "user": user.pk, "now": now, "lease": _lease_from(now)}
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(QUEUE_FOR_CLAIM, params, prepare=True)
+        found = cursor.fetchone()
+        if found is None:
+            raise NotFound(f"queue {queue_slug!r} does not exist", field="queue")
+        queue_id, wip_cap, member, held_id, held_count, standing_in_for = found
+        if not member:
+            raise PermissionDenied(f"you are not a member of queue {queue_slug!r}", field="queue")
+        row = None
+        if held_id is not None:
+            cursor.execute(RENEW_HELD, {**params, "task": held_id}, prepare=True)
+            row = cursor.fetchone()
+        if row is None:
+            if wip_cap and held_count >= wip_cap:
+                raise ConflictError(
+                    f"you already hold {held_count} task(s) in {queue_slug!r}; the queue allows {wip_cap}",
+                    field="queue",
+                    state="wip_cap_reached",
+                )
+            params.update(queue=queue_id, standing_in_for=standing_in_for, username=json.dumps([user.get_username()]))
+            cursor.execute(CLAIM_READY, params, prepare=True)
+            claimed = cursor.fetchone()
+            if claimed is None:
+                return None
+            flow, *values = claimed
+            task = ReviewTask.from_db(connection.alias, TASK_ATTNAMES, values)
+            audit_append(
+                kind="task.claimed",
+                actor=user,
+                decision_id=task.decision_id,
+                flow=flow,
+                queue=queue_slug,
+                subject_type="task",
+                subject_id=str(task.id),
+                data={"state": TaskState.RESERVED, "lease_expires_at": task.lease_expires_at.isoformat()},
+            )
+            return task
+    return ReviewTask.from_db(connection.alias, TASK_ATTNAMES, row)
 
 
 @transaction.atomic

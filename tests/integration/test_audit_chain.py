@@ -98,3 +98,16 @@ def test_swapped_events_are_detected():
     )
     (brk,) = audit_verify()
     assert brk.seq == a.seq
+
+
+def test_the_append_is_prepared_once_per_connection():
+    """The append runs as a server-side prepared statement (parsed and planned once); a
+    connection setting that silently disables preparation would make every append re-plan."""
+    _append(3)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s AND NOT from_sql",
+            ["%INSERT INTO orchestrator_auditevent%"],
+        )
+        executions = [row[0] for row in cursor.fetchall()]
+    assert executions and sum(executions) >= 3

@@ -36,5 +36,7 @@ def test_benchmark_runs_and_reports(area, temporal_address):
         timeout=240,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    lines = done.stdout.strip().splitlines()
+    assert [line for line in lines if line.startswith("{")] == [lines[-1]], "exactly one JSON line, the last"
+    figures = json.loads(lines[-1])
     assert EXPECTED[area] <= set(figures), figures
