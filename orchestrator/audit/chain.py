@@ -1,7 +1,7 @@
 """Append to the audit trail inside the caller's transaction, and verify the chains.
 
-An append costs two statements: lock the partition's head row (the only serialization point), then
-one statement that inserts the event and moves the head. Verification streams every partition in
+An append is one prepared statement (planned once per connection; see DATABASES in settings): it locks
+the partition's head row (the only serialization point), moves it and inserts the event. Verification streams every partition in
 (partition, seq) order with a server-side cursor, checks links, seq gaps and the columns against the
 hashed body (in SQL), and checks the signed checkpoints and retention tombstones along the way.
 """
