@@ -1,9 +1,10 @@
 """Append to the audit trail inside the caller's transaction, and verify the chains.
 
-An append is one prepared statement (planned once per connection; see DATABASES in settings): it locks
-the partition's head row (the only serialization point), moves it and inserts the event. Verification streams every partition in
-(partition, seq) order with a server-side cursor, checks links, seq gaps and the columns against the
-hashed body (in SQL), and checks the signed checkpoints and retention tombstones along the way.
+An append is one prepared statement (planned once per connection; see `orchestrator.prepared`): it
+locks the partition's head row (the only serialization point), moves it and inserts the event.
+Verification streams every partition in (partition, seq) order with a server-side cursor, checks
+links, seq gaps and the columns against the hashed body (in SQL), and checks the signed checkpoints
+and retention tombstones along the way.
 """
 
 import contextvars
@@ -15,13 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from orchestrator.audit.canonical import GENESIS, canonical_bytes, link_hash
 from orchestrator.models import AuditChainHead, AuditEvent
+from orchestrator.prepared import prepared_cursor
 
 # Set by the request middleware (orchestrator.audit.signals) so events carry the request's id.
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("handrail_audit_request_id", default="")
@@ -200,9 +201,7 @@ def audit_append(
         "pre": pre,
         "post": post,
     }
-    connection.ensure_connection()
-    # A prepared statement with server-side binding: parsed and planned once per connection.
-    with psycopg.Cursor(connection.connection) as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_APPEND, params, prepare=True)
         row = cursor.fetchone()
         if row is None:  # the partition's first event ever: create its head, then append

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -26,6 +25,7 @@ from orchestrator.models import (
     TaskState,
     Verdict,
 )
+from orchestrator.prepared import prepared_cursor
 from orchestrator.services.claim_sql import CLAIM_READY, QUEUE_FOR_CLAIM, RENEW_HELD, TASK_ATTNAMES
 from orchestrator.services.task_rules import (
     CLAIM_FIELDS,
@@ -99,8 +99,7 @@ def task_claim_next(*, queue_slug: str, user: Any) -> ReviewTask | None:
     """
     now = timezone.now()
     params: dict[str, Any] = {"slug": queue_slug, "user": user.pk, "now": now, "lease": _lease_from(now)}
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(QUEUE_FOR_CLAIM, params, prepare=True)
         found = cursor.fetchone()
         if found is None:
