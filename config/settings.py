@@ -122,7 +122,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = HANDRAIL_HOME / "static"
+# Only `collectstatic` writes here; WhiteNoise serves straight from the app folders (below), so it is
+# unset unless asked for (an unset root also spares every process a "No directory" warning).
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
