@@ -4,7 +4,7 @@ PYTHON ?= $(or $(shell command -v python3.11 2>/dev/null),python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: venv up test lint chromium
+.PHONY: venv up test lint chromium screenshots
 
 # --- venv: create .venv once; reinstall only when pyproject.toml changed since the last install
 
@@ -28,6 +28,11 @@ up: venv
 
 test: venv chromium lint
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# --- screenshots: refresh the README's pictures from the browser tests (a plain test run does not)
+
+screenshots: venv chromium
+	HANDRAIL_SCREENSHOTS=$(CURDIR)/docs/screenshots $(VENV)/bin/python -m pytest tests/e2e -q
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -38,7 +38,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Where screenshots go: docs/screenshots under `make screenshots` (HANDRAIL_SCREENSHOTS), which
+    refreshes the README's pictures; otherwise a scratch folder, so the suite never changes tracked files."""
+    folder = os.environ.get("HANDRAIL_SCREENSHOTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +119,7 @@ def log_in(page: Page, base_url: str, username: str = "reviewer", password: str 
     expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
 
 
-def test_reviewer_works_by_keyboard_and_the_next_task_opens(site, page):
+def test_reviewer_works_by_keyboard_and_the_next_task_opens(site, page, shots):
     base = site["url"]
     first = make_task(site, key="1042", confidence=0.42, amount=25000)
     make_task(site, key="1043", confidence=0.71, amount=12000)
@@ -121,7 +130,6 @@ def test_reviewer_works_by_keyboard_and_the_next_task_opens(site, page):
     queues = page.get_by_role("region", name="Your queues")
     row = queues.get_by_role("row", name="Underwriting")
     expect(row.get_by_role("cell").nth(0)).to_have_text("3")  # ready
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     row.get_by_role("button", name="Next task").click()
 
     expect(page).to_have_url(f"{base}/tasks/{first.id}")
@@ -144,12 +152,12 @@ def test_reviewer_works_by_keyboard_and_the_next_task_opens(site, page):
     )
     expect(page.locator("#lease-countdown time")).to_have_text(re.compile(r"^1[45]:\d\d$"))
     page.mouse.wheel(0, -400)
-    page.screenshot(path=str(SCREENSHOTS / "task.png"), full_page=True)
+    page.screenshot(path=str(shots / "task.png"), full_page=True)
 
     page.keyboard.press("?")
     help_dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
     expect(help_dialog).to_be_visible()
-    page.screenshot(path=str(SCREENSHOTS / "shortcuts.png"))
+    page.screenshot(path=str(shots / "shortcuts.png"))
     page.keyboard.press("Escape")
     expect(help_dialog).to_be_hidden()
 
@@ -170,7 +178,7 @@ def test_reviewer_works_by_keyboard_and_the_next_task_opens(site, page):
     claimed = page.get_by_role("region", name="My claimed tasks")
     expect(claimed.get_by_role("link")).to_have_count(1)
     expect(claimed.locator("[data-countdown] time").first).to_have_text(re.compile(r"^1[45]:\d\d$"))
-    page.screenshot(path=str(SCREENSHOTS / "inbox.png"), full_page=True)
+    page.screenshot(path=str(shots / "inbox.png"), full_page=True)
 
 
 def test_reject_requires_a_reason(site, page):
@@ -198,7 +206,7 @@ def test_reject_requires_a_reason(site, page):
     assert Review.objects.get(task=task).verdict == "reject"
 
 
-def test_supervisor_reassigns_from_the_queue_board(site, page):
+def test_supervisor_reassigns_from_the_queue_board(site, page, shots):
     base = site["url"]
     tasks = [make_task(site, key=f"30{i}", confidence=0.5 + i / 20, amount=9000 + i * 7000) for i in range(4)]
     done = task_claim_next(queue_slug="underwriting", user=site["reviewer"])
@@ -209,7 +217,7 @@ def test_supervisor_reassigns_from_the_queue_board(site, page):
     board = page.get_by_role("region", name="Your queues")
     expect(board.get_by_role("row", name=re.compile("Underwriting"))).to_contain_text("1 done in 24 h")
     expect(board.get_by_role("img", name=re.compile("1 tasks completed in the last 24 hours"))).to_be_visible()
-    page.screenshot(path=str(SCREENSHOTS / "board.png"), full_page=True)
+    page.screenshot(path=str(shots / "board.png"), full_page=True)
     board.get_by_role("link", name="Underwriting").click()
 
     target = next(t for t in tasks if t.id != done.id)
@@ -221,12 +229,12 @@ def test_supervisor_reassigns_from_the_queue_board(site, page):
     results = page.get_by_role("region", name="Results")
     expect(results).to_contain_text("1 done")
     expect(results.get_by_role("row", name=str(target.id)[:8])).to_contain_text("Done")
-    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+    page.screenshot(path=str(shots / "queue.png"), full_page=True)
     reassigned = ReviewTask.objects.get(pk=target.id)
     assert (reassigned.state, reassigned.claimed_by.username) == (TaskState.RESERVED, "reviewer")
 
 
-def test_compliance_officer_exports_and_downloads(site, page, settings, tmp_path):
+def test_compliance_officer_exports_and_downloads(site, page, settings, tmp_path, shots):
     settings.HANDRAIL_AUDIT_EXPORT_DIR = tmp_path / "exports"
     settings.HANDRAIL_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
     base = site["url"]
@@ -238,7 +246,7 @@ def test_compliance_officer_exports_and_downloads(site, page, settings, tmp_path
     page.get_by_role("button", name="Search").click()
     events = page.get_by_role("region", name="Events")
     expect(events).to_contain_text("Routed by the gates")
-    page.screenshot(path=str(SCREENSHOTS / "audit.png"), full_page=True)
+    page.screenshot(path=str(shots / "audit.png"), full_page=True)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Exports").click()
     page.get_by_label("Flow").fill("loan_approval")
@@ -252,7 +260,7 @@ def test_compliance_officer_exports_and_downloads(site, page, settings, tmp_path
 
     download_link = jobs.get_by_role("link", name="Download")
     expect(download_link).to_be_visible()
-    page.screenshot(path=str(SCREENSHOTS / "exports.png"), full_page=True)
+    page.screenshot(path=str(shots / "exports.png"), full_page=True)
     with page.expect_download() as info:
         download_link.click()
     saved = tmp_path / "bundle.zip"
