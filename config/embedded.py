@@ -323,18 +323,9 @@ def redis_socket_path(home: Path) -> Path:
 def redis_url(home: Path) -> str:
     """The broker URL of the embedded Redis: `redis+socket:///abs/path/redis.sock`. No side effects.
 
-    That is the form kombu (Celery's broker) reads as a unix socket. redis-py's `from_url` wants
-    `unix:///abs/path/redis.sock` instead: convert with `redis_py_url`.
+    That is the form kombu (Celery's broker) reads as a unix socket.
     """
     return f"redis+socket://{redis_socket_path(home)}"
-
-
-def redis_py_url(url: str) -> str:
-    """The same Redis URL in the form redis-py's `Redis.from_url` accepts (`redis+socket://` -> `unix://`)."""
-    for prefix in ("redis+socket://", "socket://"):
-        if url.startswith(prefix):
-            return "unix://" + url[len(prefix) :]
-    return url
 
 
 @dataclass

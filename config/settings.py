@@ -161,6 +161,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0, "inter
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 HANDRAIL_OUTBOX_SWEEP_SECONDS = float(os.environ.get("HANDRAIL_OUTBOX_SWEEP_SECONDS", "5"))
 HANDRAIL_LEASE_SWEEP_SECONDS = float(os.environ.get("HANDRAIL_LEASE_SWEEP_SECONDS", "15"))
+HANDRAIL_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("HANDRAIL_AUDIT_CHECKPOINT_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {
         "task": "orchestrator.outbox_sweep",
@@ -180,7 +181,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "audit-checkpoint": {
         "task": "orchestrator.audit_checkpoint",
-        "schedule": timedelta(seconds=float(os.environ.get("HANDRAIL_AUDIT_CHECKPOINT_SECONDS", "300"))),
+        "schedule": timedelta(seconds=HANDRAIL_AUDIT_CHECKPOINT_SECONDS),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(HANDRAIL_HOME / "celerybeat-schedule")
@@ -221,7 +222,6 @@ HANDRAIL_NOTIFICATION_MAX_BACKOFF_SECONDS = float(os.environ.get("HANDRAIL_NOTIF
 HANDRAIL_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("HANDRAIL_WEBHOOK_TIMEOUT_SECONDS", "10"))
 # Outcome callbacks are signed with this secret (per flow: HANDRAIL_CALLBACK_SECRET_<FLOW>); dev default only.
 HANDRAIL_CALLBACK_SECRET = os.environ.get("HANDRAIL_CALLBACK_SECRET", "handrail-dev-callback-secret")
-HANDRAIL_CALLBACK_MAX_ATTEMPTS = int(os.environ.get("HANDRAIL_CALLBACK_MAX_ATTEMPTS", "10"))
 # Capacity: reviewers who gave a verdict in this window count as active; handle time from the last N reviews.
 HANDRAIL_ACTIVE_REVIEWER_MINUTES = float(os.environ.get("HANDRAIL_ACTIVE_REVIEWER_MINUTES", "15"))
 HANDRAIL_HANDLE_TIME_SAMPLE = int(os.environ.get("HANDRAIL_HANDLE_TIME_SAMPLE", "200"))
@@ -235,7 +235,6 @@ HANDRAIL_AUDIT_PARTITIONS = int(os.environ.get("HANDRAIL_AUDIT_PARTITIONS", "16"
 # development key is generated under HANDRAIL_HOME/keys/ on first use (a warning says so).
 HANDRAIL_AUDIT_SIGNING_KEY = os.environ.get("HANDRAIL_AUDIT_SIGNING_KEY", "")
 HANDRAIL_AUDIT_KEY_DIR = Path(os.environ.get("HANDRAIL_AUDIT_KEY_DIR", HANDRAIL_HOME / "keys"))
-HANDRAIL_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("HANDRAIL_AUDIT_CHECKPOINT_SECONDS", "300"))
 # Signed checkpoints are also written here (outside the database); point it at another volume or a mount.
 HANDRAIL_AUDIT_CHECKPOINT_DIR = Path(os.environ.get("HANDRAIL_AUDIT_CHECKPOINT_DIR", HANDRAIL_HOME / "checkpoints"))
 HANDRAIL_AUDIT_EXPORT_DIR = Path(os.environ.get("HANDRAIL_AUDIT_EXPORT_DIR", HANDRAIL_HOME / "exports"))

@@ -16,7 +16,6 @@ from workflows.contracts import (
     ROUTE_AUTO_APPROVE,
     ROUTE_AUTO_REJECT,
     STATUS_QUERY,
-    VERDICT_OUTCOMES,
     CallbackInput,
     CallbackResult,
     DecisionInput,
@@ -25,10 +24,9 @@ from workflows.contracts import (
     RouteInput,
     RouteResult,
 )
-from workflows.human import run_model
+from workflows.human import outcome_of, run_model
 from workflows.review import STEP_RETRY, STEP_TIMEOUT, ReviewDesk
 
-TIMEOUT_OUTCOMES = {"reject": "rejected", "approve": "approved"}
 # Callbacks reach another system: a regular activity with a bounded retry; the receiver dedupes by decision id.
 CALLBACK_TIMEOUT = timedelta(seconds=30)
 CALLBACK_RETRY = RetryPolicy(
@@ -69,23 +67,8 @@ class DecisionWorkflow:
             final = FinalizeInput(decision_id=inp.decision_id, outcome="rejected")
         else:
             self._stage = "in_review"
-            result = await self._desk.await_verdict(route, decision_id=inp.decision_id)
-            if result.verdict is not None:
-                verdict = result.verdict
-                final = FinalizeInput(
-                    decision_id=inp.decision_id,
-                    outcome=VERDICT_OUTCOMES[verdict.verdict],
-                    review_id=verdict.review_id,
-                    final_output=verdict.output,
-                    use_model_output=verdict.verdict == "approve",
-                )
-            else:
-                final = FinalizeInput(
-                    decision_id=inp.decision_id,
-                    outcome=TIMEOUT_OUTCOMES[result.timeout_outcome],
-                    use_model_output=result.timeout_outcome == "approve",
-                    reason="timeout",
-                )
+            review = await self._desk.await_verdict(route, decision_id=inp.decision_id)
+            final = outcome_of(review, decision_id=inp.decision_id)
         self._stage = "finalizing"
         await workflow.execute_local_activity(
             FINALIZE_ACTIVITY, final, start_to_close_timeout=STEP_TIMEOUT, retry_policy=STEP_RETRY

@@ -147,19 +147,19 @@ async def run_model(
         )
 
 
-def outcome_of(review: ReviewOutcome) -> FinalizeInput:
-    """What a review's result means for the decision (without its id filled in)."""
+def outcome_of(review: ReviewOutcome, *, decision_id: str) -> FinalizeInput:
+    """What a review's result means for the decision: a verdict's outcome, or the tier's timeout outcome."""
     if review.verdict is not None:
         verdict = review.verdict
         return FinalizeInput(
-            decision_id="",
+            decision_id=decision_id,
             outcome=VERDICT_OUTCOMES[verdict.verdict],
             review_id=verdict.review_id,
             final_output=verdict.output,
             use_model_output=verdict.verdict == "approve",
         )
     return FinalizeInput(
-        decision_id="",
+        decision_id=decision_id,
         outcome=TIMEOUT_OUTCOMES[review.timeout_outcome],
         use_model_output=review.timeout_outcome == "approve",
         reason="timeout",
@@ -172,8 +172,7 @@ async def finalize(decision_id: str, review: ReviewOutcome | None = None, *, out
     Ends the decision for clients and the audit trail (`decision.finalized`); call it once, last.
     """
     if review is not None:
-        final = outcome_of(review)
-        final.decision_id = decision_id
+        final = outcome_of(review, decision_id=decision_id)
     elif outcome:
         final = FinalizeInput(decision_id=decision_id, outcome=outcome, use_model_output=outcome == "approved")
     else:

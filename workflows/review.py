@@ -48,7 +48,6 @@ class ReviewDesk:
         self._routes: dict[str, RouteResult] = {}  # task id -> the route that created it
         self._settled: dict[str, VerdictInput] = {}  # task id -> its verdict
         self._seen: set[str] = set()  # review ids taken, so a redelivery is a no-op
-        self.level = 0
         workflow.set_update_handler(VERDICT_UPDATE, self._take, validator=self._check)
 
     def _check(self, verdict: VerdictInput) -> None:
@@ -111,7 +110,6 @@ class ReviewDesk:
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=STEP_RETRY,
             )
-            self.level = level
             if step.get("reset_clock"):
                 clock = workflow.now()
         deadline = clock + timedelta(seconds=route.sla_seconds) if route.sla_seconds else None

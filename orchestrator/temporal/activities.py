@@ -64,13 +64,15 @@ def _django_activity(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _submitter(decision_id: str) -> str:
+    """The submitting account's username, for the workflow's separation-of-duties re-check."""
+    return Decision.objects.filter(pk=decision_id).values_list("submitted_by__username", flat=True).first() or ""
+
+
 @activity.defn(name=ROUTE_ACTIVITY)
 @_django_activity
 def route(inp: RouteInput) -> RouteResult:
     outcome = decision_route(decision_id=inp.decision_id)
-    submitter = (
-        Decision.objects.filter(pk=inp.decision_id).values_list("submitted_by__username", flat=True).first() or ""
-    )
     return RouteResult(
         route=outcome.route,
         policy_version=outcome.policy_version,
@@ -80,7 +82,8 @@ def route(inp: RouteInput) -> RouteResult:
         tier=outcome.tier,
         sla_seconds=outcome.sla_seconds,
         escalation=list(outcome.escalation),
-        submitter=submitter,
+        # Only a review task's verdicts are checked against the submitter: an auto route skips the query.
+        submitter=_submitter(inp.decision_id) if outcome.task_id else "",
         timeout_outcome=outcome.timeout_outcome,
         priority=outcome.priority,
         qa_sample=outcome.qa_sample,
@@ -136,7 +139,7 @@ def model(inp: ModelInput) -> ModelResult:
     A failed attempt raises, so Temporal retries it with backoff (each attempt bounded by the step's
     timeout); the last attempt records the failure instead, and the decision then goes to people.
     """
-    decision = Decision.objects.filter(pk=inp.decision_id).values("flow", "inputs", "output", "confidence").first()
+    decision = Decision.objects.filter(pk=inp.decision_id).values("flow", "inputs").first()
     if decision is None:
         raise ApplicationError(f"decision {inp.decision_id} does not exist", type="NotFound", non_retryable=True)
     if inp.give_up:
@@ -172,9 +175,6 @@ def open_review(inp: ReviewOpenInput) -> RouteResult:
         priority=inp.priority,
         tier=inp.tier,
     )
-    submitter = (
-        Decision.objects.filter(pk=inp.decision_id).values_list("submitted_by__username", flat=True).first() or ""
-    )
     return RouteResult(
         route="review",
         policy_version=0,
@@ -184,7 +184,7 @@ def open_review(inp: ReviewOpenInput) -> RouteResult:
         tier=task.tier,
         sla_seconds=inp.sla_seconds,
         escalation=list(inp.escalation),
-        submitter=submitter,
+        submitter=_submitter(inp.decision_id),
         timeout_outcome=inp.timeout_outcome,
         priority=task.priority,
     )

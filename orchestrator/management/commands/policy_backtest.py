@@ -39,7 +39,7 @@ class Command(BaseCommand):
         if options["policy_version"] is not None:
             policy = policy_get_version(flow=options["flow"], version=options["policy_version"])
             if policy is None:
-                raise CommandError(f"flow {options['flow']!r} has no policy version {options['version']}")
+                raise CommandError(f"flow {options['flow']!r} has no policy version {options['policy_version']}")
             spec = policy.spec
         else:
             try:

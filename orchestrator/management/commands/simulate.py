@@ -90,6 +90,7 @@ class Command(BaseCommand):
         """Demo-only reviewer accounts (no usable password) who work the chosen flows' queues."""
         group = Group.objects.get_or_create(name=ROLE_REVIEWER)[0]
         slugs = {slug for name in chosen for slug, _ in flows()[name].queues}
+        queues = list(Queue.objects.filter(slug__in=slugs))
         people = []
         for index in range(1, SIM_REVIEWERS + 1):
             user, created = get_user_model().objects.get_or_create(username=f"sim-reviewer-{index}")
@@ -97,8 +98,7 @@ class Command(BaseCommand):
                 user.set_unusable_password()
                 user.save()
             user.groups.add(group)
-            for queue in Queue.objects.filter(slug__in=slugs):
-                queue.members.add(user)
+            user.review_queues.add(*queues)
             people.append(user)
         return people
 
