@@ -71,10 +71,7 @@ def segment_tree(*, partition: int, from_seq: int, to_seq: int) -> MerkleTree:
 
 
 def _segment_root(partition: int, from_seq: int, to_seq: int) -> str:
-    stream = MerkleStream()
-    for digest in _segment_hashes(partition, from_seq, to_seq):
-        stream.add_leaf(digest)
-    return stream.root().hex()
+    return merkle_root(_segment_hashes(partition, from_seq, to_seq)).hex()
 
 
 def _write_file(checkpoint_dir: Path, name: str, document: dict[str, Any]) -> Path:

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,10 +32,12 @@ from orchestrator.audit.canonical import canonical_bytes
 from orchestrator.audit.checkpoints import audit_checkpoint_create, segment_tree, statement_of
 from orchestrator.audit.merkle import MerkleTree
 from orchestrator.audit.signing import current_key_id, public_key_pem, sign
+from orchestrator.audit.verify_bundle import FORMAT as BUNDLE_FORMAT
+from orchestrator.audit.verify_bundle import MEMBERS as BUNDLE_MEMBERS
+from orchestrator.audit.verify_bundle import VERSION as BUNDLE_VERSION
+from orchestrator.audit.verify_bundle import ZIP_TIME
 from orchestrator.models import AuditCheckpoint, AuditEvent
 
-BUNDLE_FORMAT = "handrail-audit-bundle"
-BUNDLE_VERSION = 1
 _T = AuditEvent._meta.db_table
 
 CSV_COLUMNS = [
@@ -120,6 +122,23 @@ class ExportFilters:
                 values[key] = datetime.fromisoformat(values[key].replace("Z", "+00:00"))
         return cls(**values)
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "ExportFilters":
+        """Filters from the names the API and the command line take: `decision` is the decision id,
+        `action` the event kind; a missing or empty value filters nothing."""
+        return cls(
+            since=params.get("since"),
+            until=params.get("until"),
+            flow=params.get("flow") or "",
+            decision_id=str(params["decision"]) if params.get("decision") else "",
+            actor=params.get("actor") or "",
+            queue=params.get("queue") or "",
+            kind=params.get("action") or "",
+            outcome=params.get("outcome") or "",
+            policy_version=params.get("policy_version") or "",
+            model_version=params.get("model_version") or "",
+        )
+
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -156,22 +175,26 @@ def _bounded(filters: ExportFilters, checkpoint: AuditCheckpoint | None) -> tupl
     )
 
 
-def _copy_to(sql: str, params: list[Any], out: IO[bytes], on_block: Callable[[bytes], None] | None = None) -> None:
+def export_blocks(*, filters: ExportFilters, fmt: str, checkpoint: AuditCheckpoint | None = None) -> Iterator[bytes]:
+    """The matching events as CSV (header first) or JSONL lines carrying the exact hashed bytes, in chain
+    order: blocks straight from `COPY … TO STDOUT`, so memory stays flat whatever the range."""
+    source, params = _bounded(filters, checkpoint)
+    if fmt == "csv":
+        yield (",".join(CSV_COLUMNS) + "\n").encode()
+        select, options = _CSV_SELECT, "(FORMAT csv)"
+    else:
+        select, options = _JSONL_SELECT, _RAW_LINES
+    sql = f"COPY (SELECT {select} {source} ORDER BY e.partition, e.seq) TO STDOUT WITH {options}"
     with connection.cursor() as cursor:
         with cursor.cursor.copy(sql, params) as copy:  # type: ignore[attr-defined]
             for block in copy:
-                data = bytes(block)
-                out.write(data)
-                if on_block is not None:
-                    on_block(data)
+                yield bytes(block)
 
 
 def export_csv(*, filters: ExportFilters, out: IO[bytes], checkpoint: AuditCheckpoint | None = None) -> None:
-    """Stream the matching events as CSV (header first), in chain order, with constant memory."""
-    source, params = _bounded(filters, checkpoint)
-    sql = f"COPY (SELECT {_CSV_SELECT} {source} ORDER BY e.partition, e.seq) TO STDOUT WITH (FORMAT csv, HEADER false)"
-    out.write((",".join(CSV_COLUMNS) + "\n").encode())
-    _copy_to(sql, params, out)
+    """Write the matching events as CSV (header first), in chain order, with constant memory."""
+    for block in export_blocks(filters=filters, fmt="csv", checkpoint=checkpoint):
+        out.write(block)
 
 
 def export_jsonl(
@@ -181,10 +204,11 @@ def export_jsonl(
     checkpoint: AuditCheckpoint | None = None,
     on_block: Callable[[bytes], None] | None = None,
 ) -> None:
-    """Stream the matching events as JSONL lines carrying the exact hashed bytes, in chain order."""
-    source, params = _bounded(filters, checkpoint)
-    sql = f"COPY (SELECT {_JSONL_SELECT} {source} ORDER BY e.partition, e.seq) TO STDOUT WITH {_RAW_LINES}"
-    _copy_to(sql, params, out, on_block)
+    """Write the matching events as JSONL lines carrying the exact hashed bytes, in chain order."""
+    for block in export_blocks(filters=filters, fmt="jsonl", checkpoint=checkpoint):
+        out.write(block)
+        if on_block is not None:
+            on_block(block)
 
 
 class _HashingWriter:
@@ -345,14 +369,11 @@ def export_bundle(
     return BundleResult(path, digest.hexdigest(), path.stat().st_size, lines, checkpoint.id, manifest)
 
 
-BUNDLE_MEMBERS = ("manifest.json", "manifest.sig", "events.jsonl", "events.csv", "proofs.jsonl", "public_key.pem")
-
-
 def _write_zip(path: Path, work: Path) -> None:
     """A zip in one canonical layout (stored, fixed times and modes), so every byte of it is checkable."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
         for member in BUNDLE_MEMBERS:
-            info = zipfile.ZipInfo(member, date_time=(1980, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(member, date_time=ZIP_TIME)
             info.compress_type = zipfile.ZIP_STORED
             info.create_system = 3
             info.external_attr = 0o100644 << 16

@@ -53,11 +53,11 @@ def audit_purge_plan(*, now: datetime | None = None, retention_days: int | None 
 
 
 def _holds_blocking(plan: PurgePlan) -> list[LegalHold]:
+    in_range = Q()
+    for partition, start, up_to, _ in plan.ranges:
+        in_range |= Q(partition=partition, seq__gte=start, seq__lte=up_to)
     blocking = []
     for hold in LegalHold.objects.filter(released_at__isnull=True).order_by("id"):
-        in_range = Q()
-        for partition, start, up_to, _ in plan.ranges:
-            in_range |= Q(partition=partition, seq__gte=start, seq__lte=up_to)
         events = AuditEvent.objects.filter(in_range)
         if hold.flow:
             events = events.filter(flow=hold.flow)

@@ -4,11 +4,10 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
 from django.db.models import F
 
 from orchestrator.audit.chain import audit_verify
-from orchestrator.audit.export import _CSV_SELECT, _JSONL_SELECT, _RAW_LINES, CSV_COLUMNS, ExportFilters, _bounded
+from orchestrator.audit.export import ExportFilters, export_blocks
 from orchestrator.audit.signing import current_key_id
 from orchestrator.models import AuditCheckpoint, AuditEvent, AuditExport, LegalHold
 
@@ -42,16 +41,7 @@ def audit_export_get(*, export_id: UUID) -> AuditExport | None:
 
 def stream_export(*, filters: ExportFilters, fmt: str) -> Iterator[bytes]:
     """CSV or JSONL blocks straight from `COPY … TO STDOUT`: memory stays flat whatever the range."""
-    source, params = _bounded(filters, None)
-    if fmt == "csv":
-        yield (",".join(CSV_COLUMNS) + "\n").encode()
-        sql = f"COPY (SELECT {_CSV_SELECT} {source} ORDER BY e.partition, e.seq) TO STDOUT WITH (FORMAT csv)"
-    else:
-        sql = f"COPY (SELECT {_JSONL_SELECT} {source} ORDER BY e.partition, e.seq) TO STDOUT WITH {_RAW_LINES}"
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(sql, params) as copy:  # type: ignore[attr-defined]
-            for block in copy:
-                yield bytes(block)
+    return export_blocks(filters=filters, fmt=fmt)
 
 
 def legal_holds_list() -> list[LegalHold]:

@@ -34,6 +34,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+FORMAT = "handrail-audit-bundle"
+VERSION = 1
 MEMBERS = ("manifest.json", "manifest.sig", "events.jsonl", "events.csv", "proofs.jsonl", "public_key.pem")
 HASHED = ("events.jsonl", "events.csv", "proofs.jsonl")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -298,7 +300,7 @@ def _verify(bundle_path: Path, public_key_path: Path) -> dict[str, Any]:
         manifest = json.loads(manifest_bytes)
     except ValueError as exc:
         raise BundleError("manifest.json is not JSON") from exc
-    if manifest.get("format") != "handrail-audit-bundle" or manifest.get("version") != 1:
+    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
         raise BundleError("not a Handrail audit bundle (format/version)")
     for name in HASHED:
         with bundle.open(name) as handle:

@@ -1,14 +1,18 @@
-"""A scratch database for a benchmark: created from the configured server, migrated, dropped after."""
+"""What the benchmarks share: a scratch database (created from the configured server, migrated,
+dropped after), work in forked processes, percentiles."""
 
 import contextlib
+import multiprocessing
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import psycopg
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, connections
+
+T = TypeVar("T")
 
 
 def _admin_conninfo() -> dict[str, Any]:
@@ -52,3 +56,25 @@ def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def forked(count: int, work: Callable[[int], T], timeout: float | None = None) -> list[T]:
+    """Run `work(0)` … `work(count - 1)` in forked processes (like web workers, each with its own
+    database connection) and return what each returned, in the order they finished."""
+    connections.close_all()  # a child must not inherit the parent's open connection
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+
+    def child(index: int) -> None:
+        try:
+            results.put(work(index))
+        finally:
+            connections.close_all()
+
+    processes = [context.Process(target=child, args=(i,)) for i in range(count)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=timeout) for _ in processes]
+    for process in processes:
+        process.join()
+    return outcomes

@@ -7,16 +7,15 @@ In the same run, the raw limit: the bare `UPDATE … WHERE id = (SELECT … FOR 
 LIMIT 1)` loop on the same table and index, with the same concurrency, in interleaved rounds.
 """
 
-import multiprocessing
 import random
 import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection, connections
+from django.db import connection
 
-from orchestrator.bench._scratch import percentile, scratch_database
+from orchestrator.bench._scratch import forked, percentile, scratch_database
 from orchestrator.models import Queue
 from orchestrator.services.demo import demo_seed
 from orchestrator.services.tasks import task_claim_next
@@ -69,11 +68,8 @@ CLOSE = "UPDATE orchestrator_reviewtask SET state = 'completed', completed_at = 
 
 def _run_claimers(seconds: float, claim: Any) -> tuple[int, list[float]]:
     """Run CLAIMERS forked processes (like web workers) claiming for `seconds`; gather latencies."""
-    connections.close_all()
-    context = multiprocessing.get_context("fork")
-    results = context.Queue()
 
-    def loop(index: int) -> None:
+    def loop(index: int) -> list[float]:
         rng = random.Random(index)
         latencies: list[float] = []
         stop_at = time.monotonic() + seconds
@@ -84,15 +80,9 @@ def _run_claimers(seconds: float, claim: Any) -> tuple[int, list[float]]:
             if task_id is not None:
                 with connection.cursor() as cursor:
                     cursor.execute(CLOSE, [task_id])
-        connection.close()
-        results.put(latencies)
+        return latencies
 
-    processes = [context.Process(target=loop, args=(i,)) for i in range(CLAIMERS)]
-    for process in processes:
-        process.start()
-    merged = [x for _ in processes for x in results.get()]
-    for process in processes:
-        process.join()
+    merged = [x for latencies in forked(CLAIMERS, loop) for x in latencies]
     return len(merged), merged
 
 

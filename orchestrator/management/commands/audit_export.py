@@ -36,19 +36,7 @@ class Command(BaseCommand):
             parser.add_argument(f"--{name}", default="")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        filters = ExportFilters(
-            since=options["since"],
-            until=options["until"],
-            flow=options["flow"],
-            decision_id=options["decision"],
-            actor=options["actor"],
-            queue=options["queue"],
-            kind=options["action"],
-            outcome=options["outcome"],
-            policy_version=options["policy_version"],
-            model_version=options["model_version"],
-        )
-        started = time.monotonic()
+        filters = ExportFilters.from_params(options)
         if options["format"] == "bundle":
             if options["output"] == "-":
                 raise CommandError("--output must name a directory for a bundle")
