@@ -82,8 +82,7 @@ def route(inp: RouteInput) -> RouteResult:
         tier=outcome.tier,
         sla_seconds=outcome.sla_seconds,
         escalation=list(outcome.escalation),
-        # Only a review task's verdicts are checked against the submitter: an auto route skips the query.
-        submitter=_submitter(inp.decision_id) if outcome.task_id else "",
+        submitter=_submitter(inp.decision_id),
         timeout_outcome=outcome.timeout_outcome,
         priority=outcome.priority,
         qa_sample=outcome.qa_sample,
