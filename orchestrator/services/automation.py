@@ -52,8 +52,7 @@ def _require_supervisor(user: Any, action: str) -> None:
 
 def automation_lock(*, flow: str) -> FlowAutomation:
     """The flow's switches, locked for the caller's transaction (created on first use)."""
-    FlowAutomation.objects.get_or_create(flow=flow)
-    return FlowAutomation.objects.select_for_update().get(flow=flow)
+    return FlowAutomation.objects.select_for_update().get_or_create(flow=flow)[0]
 
 
 def _audit(flow: str, kind: str, actor: Any, data: dict[str, Any], outcome: str = "ok") -> None:

@@ -52,8 +52,11 @@ def _flow_callback(flow: str, name: str) -> Callback | None:
 def callback_target(*, decision_id: Any, name: str) -> tuple[str, str] | None:
     """(url, signing secret) of a URL callback of the decision's flow or pinned policy; None otherwise."""
     decision = Decision.objects.select_related("policy").filter(pk=decision_id).first()
-    if decision is None:
-        return None
+    return decision_callback_target(decision=decision, name=name) if decision is not None else None
+
+
+def decision_callback_target(*, decision: Decision, name: str) -> tuple[str, str] | None:
+    """`callback_target` for a decision already loaded (with its policy)."""
     callback = _flow_callback(decision.flow, name)
     if callback is not None:
         return (callback.url, settings.HANDRAIL_CALLBACK_SECRET) if callback.url else None
@@ -111,10 +114,9 @@ def _attempt(*, decision_id: str, name: str, final_attempt: bool) -> tuple[Callb
     decision = Decision.objects.select_related("policy").filter(pk=decision_id).first()
     if decision is None:
         raise NotFound(f"decision {decision_id} does not exist", field="decision_id")
-    row, _ = CallbackDelivery.objects.get_or_create(
+    row, _ = CallbackDelivery.objects.select_for_update().get_or_create(
         decision=decision, callback=name, event="decision.finalized", defaults={"idempotency_key": str(decision.id)}
     )
-    row = CallbackDelivery.objects.select_for_update().get(pk=row.pk)
     if row.status == CallbackStatus.DELIVERED:
         return row, ""
     row.attempts += 1
@@ -133,7 +135,7 @@ def _attempt(*, decision_id: str, name: str, final_attempt: bool) -> tuple[Callb
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}" or "failed"
     else:
-        target = callback_target(decision_id=decision.id, name=name)
+        target = decision_callback_target(decision=decision, name=name)
         if target is None:
             error = f"no callback {name!r} in the flow or its pinned policy"
         else:

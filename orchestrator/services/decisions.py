@@ -44,17 +44,18 @@ def _same_request(decision: Decision, *, output: Any, confidence: float | None, 
     return decision.payload_sha256 == payload_sha256 and decision.confidence == confidence and decision.output == output
 
 
-def validate_against(schema: Any, value: Any, *, field: str) -> Any:
+def validate_against(schema: Any, value: Any, *, field: str, exclude_unset: bool = False) -> Any:
     """Check `value` against a flow's pydantic schema (None = anything); 400 naming the first failing field.
 
-    Returns the value as the schema dumps it (JSON mode), or unchanged without a schema.
+    Returns the value as the schema dumps it (JSON mode; with `exclude_unset`, without the defaults
+    `value` did not set), or unchanged without a schema.
     """
     if schema is None:
         return value
     from pydantic import ValidationError
 
     try:
-        return schema.model_validate(value).model_dump(mode="json")
+        return schema.model_validate(value).model_dump(mode="json", exclude_unset=exclude_unset)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
@@ -144,13 +145,10 @@ def decision_submit(
         except IntegrityError:  # a concurrent request with the same key won the insert
             existing = Decision.objects.get(flow=flow, idempotency_key=idempotency_key)
         else:
-            audit_append(
+            audit_decision(
+                decision,
                 kind="decision.received",
                 actor=submitted_by,
-                decision_id=decision.id,
-                flow=flow,
-                subject_type="decision",
-                subject_id=str(decision.id),
                 request_id=request_id,
                 data={
                     "idempotency_key": idempotency_key,
@@ -292,14 +290,11 @@ def decision_route(*, decision_id: str) -> RouteOutcome:
     decision.policy = policy
     decision.route = route.kind
     decision.explanation = explanation
-    audit_append(
+    audit_decision(
+        decision,
         kind="decision.routed",
         actor="workflow",
-        decision_id=decision.id,
-        flow=decision.flow,
         queue=route.queue or "",
-        subject_type="decision",
-        subject_id=str(decision.id),
         data={
             "route": route.kind,
             "policy": {"id": policy.pk, "version": policy.version, "spec_sha256": policy.spec_sha256},

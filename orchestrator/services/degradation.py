@@ -110,27 +110,33 @@ def _release_holds(flow: str, queue: Queue, *, actor: Any) -> int:
     """The queue recovered: degradation-held tasks go back to the queue (oldest first)."""
     released = 0
     now = timezone.now()
-    holds = DegradationHold.objects.filter(flow=flow, queue=queue, released_at__isnull=True).select_related(
-        "task", "task__decision", "task__queue"
+    holds = list(
+        DegradationHold.objects.filter(flow=flow, queue=queue, released_at__isnull=True)
+        .order_by("created_at")
+        .values_list("pk", "task_id")
     )
-    for hold in holds.order_by("created_at"):
-        task = ReviewTask.objects.select_for_update().select_related("decision", "queue").get(pk=hold.task_id)
+    locked = ReviewTask.objects.select_for_update().select_related("decision", "queue")
+    tasks = {task.pk: task for task in locked.filter(pk__in=[task_id for _, task_id in holds])}
+    for _, task_id in holds:
+        task = tasks[task_id]
         if task.state == TaskState.SUSPENDED:
             task.state, task.suspended_from = task.suspended_from or TaskState.READY, ""
             task.save(update_fields=["state", "suspended_from"])
             task_audit(task, kind="task.released", actor=actor, data={"reason": "queue left degraded mode"})
             released += 1
-        hold.released_at = now
-        hold.save(update_fields=["released_at"])
+    DegradationHold.objects.filter(pk__in=[pk for pk, _ in holds]).update(released_at=now)
     return released
+
+
+def _mode_row_lock(flow: str, queue: Queue, now: datetime) -> QueueMode:
+    """The (flow, queue) mode row, locked for the caller's transaction (created normal on first use)."""
+    rows = QueueMode.objects.select_for_update().select_related("queue")
+    return rows.get_or_create(flow=flow, queue=queue, defaults={"since": now, "evaluated_at": now})[0]
 
 
 @transaction.atomic
 def _evaluate_queue(flow: str, spec: PolicySpec, queue: Queue, sla: int | None, now: datetime) -> QueueMode:
-    QueueMode.objects.get_or_create(
-        flow=flow, queue=queue, defaults={"since": now, "evaluated_at": now, "mode": Mode.NORMAL}
-    )
-    row = QueueMode.objects.select_for_update().select_related("queue").get(flow=flow, queue=queue)
+    row = _mode_row_lock(flow, queue, now)
     row.signals = queue_load(queue=queue, sla_seconds=sla, now=now).signals()
     row.evaluated_at = now
     d = spec.degradation
@@ -179,8 +185,7 @@ def mode_force(*, flow: str, queue: str, actor: Any, mode: str) -> QueueMode:
     if target is None:
         raise NotFound(f"queue {queue!r} does not exist", field="queue")
     now = timezone.now()
-    QueueMode.objects.get_or_create(flow=flow, queue=target, defaults={"since": now, "evaluated_at": now})
-    row = QueueMode.objects.select_for_update().select_related("queue").get(flow=flow, queue=target)
+    row = _mode_row_lock(flow, target, now)
     row.forced = "" if mode == "auto" else mode
     if row.forced and row.mode != row.forced:
         _change_mode(row, row.forced, actor=actor, reason="forced by a supervisor", now=now)
@@ -444,15 +449,13 @@ def degradation_qa_verdict(*, task: ReviewTask, review: Review) -> None:
             "outcome_was": decision.outcome,
         },
     )
-    from orchestrator.services.callbacks import callback_names, outcome_payload
+    from orchestrator.services.callbacks import callback_names, decision_callback_target, outcome_payload
 
     payload = outcome_payload(decision, event="decision.revoked")
     payload["revocation"] = {"verdict": review.verdict, "reason": review.reason, "output": review.output}
     names = callback_names(flow=decision.flow, spec=policy_compiled(policy=decision.policy)) if decision.policy else []
     for name in names:
-        from orchestrator.services.callbacks import callback_target
-
-        if callback_target(decision_id=decision.id, name=name) is None:
+        if decision_callback_target(decision=decision, name=name) is None:
             continue  # custom-activity callbacks learn of revocations from webhooks or the API
         notification_enqueue(
             channel="callback",

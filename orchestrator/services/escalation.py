@@ -17,7 +17,8 @@ from orchestrator.services.task_rules import clear_claim, task_lock
 from orchestrator.services.tasks import task_audit
 
 
-def _notify(task: Any, queue: Queue, *, event: str, subject: str, dedupe: str) -> int:
+def _notify(task: Any, *, event: str, subject: str, dedupe: str) -> int:
+    queue = task.queue
     body = (
         f"{subject}\n\nDecision {task.decision_id} ({task.decision.flow}), task {task.id} in queue {queue.slug}, "
         f"escalation level {task.escalation_level}, due {task.due_at.isoformat() if task.due_at else 'n/a'}."
@@ -74,7 +75,6 @@ def task_escalate(*, task_id: Any, level: int, step: dict[str, Any]) -> tuple[bo
     task.save()
     notified = _notify(
         task,
-        task.queue,
         event="task.escalated",
         subject=f"Escalation level {level}: a {task.decision.flow} decision waits too long",
         dedupe=f"escalate:{task.id}:{level}",
@@ -113,12 +113,10 @@ def task_deadline_pass(*, task_id: Any, outcome: str) -> tuple[bool, str]:
         task.state = TaskState.EXPIRED
         task.completed_at = now
     task.save()
-    for child in task.children.filter(state__in=OPEN_STATES):
-        child.state = TaskState.CANCELLED if outcome != "hold" else child.state
-        child.save(update_fields=["state"])
+    if outcome != "hold":
+        task.children.filter(state__in=OPEN_STATES).update(state=TaskState.CANCELLED)
     _notify(
         task,
-        task.queue,
         event="task.deadline_passed",
         subject=f"Deadline passed: a {task.decision.flow} decision was not decided in time ({outcome})",
         dedupe=f"deadline:{task.id}",

@@ -22,6 +22,7 @@ from orchestrator.models import (
     TaskState,
     Verdict,
 )
+from orchestrator.services.decisions import validate_against
 from orchestrator.services.outbox import outbox_enqueue
 from orchestrator.services.task_rules import (
     CLAIM_FIELDS,
@@ -52,18 +53,8 @@ def _check_reason(task: ReviewTask, verdict: str, reason: str) -> None:
 def validate_output(*, flow_name: str, output: Any) -> Any:
     """Check a corrected output against the flow's output schema; 400 naming the failing field."""
     flow = flow_get(flow_name)
-    schema = flow.output_schema if flow else None
-    if schema is None:
-        return output
-    from pydantic import ValidationError
-
-    try:
-        # what the reviewer gave, coerced; defaults they did not set are not added
-        return schema.model_validate(output).model_dump(mode="json", exclude_unset=True)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ValidationFailed(first["msg"], field=f"output.{where}" if where else "output") from exc
+    # what the reviewer gave, coerced; defaults they did not set are not added
+    return validate_against(flow.output_schema if flow else None, output, field="output", exclude_unset=True)
 
 
 def _check_output(task: ReviewTask, verdict: str, output: Any) -> Any:

@@ -118,14 +118,11 @@ def decision_model_failed(*, decision_id: Any, step: str, error: str, attempts: 
     explanation["model_error"] = error[:500]
     decision.explanation = explanation
     decision.save(update_fields=["explanation", "updated_at"])
-    audit_append(
+    audit_decision(
+        decision,
         kind="decision.model_failed",
         actor="workflow",
         outcome="failed",
-        decision_id=decision.id,
-        flow=decision.flow,
-        subject_type="decision",
-        subject_id=str(decision.id),
         data={"step": step, "error": error[:500], "attempts": attempts},
     )
     return decision
