@@ -8,6 +8,7 @@ import os
 
 # Activity threads must not keep connections to the test database open between activities.
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+# Sync Playwright (tests/e2e) runs an event loop in the test thread, and the test still reads the database.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # The suite's demo has the loan flow only (its tests count queues); tests of the other example flows
 # register them with `settings.HANDRAIL_FLOWS` (tests/integration/test_example_flows.py). pytest-django
@@ -21,7 +22,7 @@ if "HANDRAIL_FLOWS" not in os.environ:
 import pytest  # noqa: E402
 from django.db.backends.signals import connection_created  # noqa: E402
 
-from tests.support.temporal import TemporalDevServer, WorkerThread  # noqa: E402
+from orchestrator.temporal.inprocess import WorkerThread  # noqa: E402
 
 pytest_plugins = ["orchestrator.testing"]  # the flow authors' fixtures: handrail, simulated_reviewer
 
@@ -50,29 +51,15 @@ def _no_stray_connections_at_teardown(django_db_setup, django_db_blocker):  # ty
         )
 
 
-@pytest.fixture(scope="session")
-def temporal_address():  # type: ignore[no-untyped-def]
-    """A Temporal frontend: TEMPORAL_ADDRESS if set, else a dev server started for this session."""
-    configured = os.environ.get("TEMPORAL_ADDRESS")
-    if configured:
-        yield configured
-        return
-    server = TemporalDevServer()
-    server.start()
-    try:
-        yield server.address
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def temporal(temporal_address, settings):  # type: ignore[no-untyped-def]
-    """Point the app at the test Temporal server, on a task queue of this test's own."""
+def temporal(handrail_temporal_address, settings):  # type: ignore[no-untyped-def]
+    """Point the app at the test Temporal server (TEMPORAL_ADDRESS if set, else the session's dev server
+    from `orchestrator.testing`), on a task queue of this test's own."""
     import uuid
 
     from orchestrator.temporal.client import gateway
 
-    settings.TEMPORAL_ADDRESS = temporal_address
+    settings.TEMPORAL_ADDRESS = handrail_temporal_address
     settings.TEMPORAL_TASK_QUEUE = f"test-{uuid.uuid4().hex[:12]}"
     gateway.reset()
     yield settings
@@ -113,6 +100,24 @@ def api_as():  # type: ignore[no-untyped-def]
         return client
 
     return make
+
+
+@pytest.fixture
+def reviewer_client(client, demo):  # type: ignore[no-untyped-def]
+    """Django's test client, logged in as the demo reviewer."""
+    client.force_login(demo["reviewer"])
+    return client
+
+
+@pytest.fixture
+def audit_dirs(settings, tmp_path):  # type: ignore[no-untyped-def]
+    """A fresh audit signing key, and checkpoint and export folders under tmp_path (returned)."""
+    from orchestrator.audit.signing import generate_private_key_b64
+
+    settings.HANDRAIL_AUDIT_SIGNING_KEY = generate_private_key_b64()
+    settings.HANDRAIL_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    settings.HANDRAIL_AUDIT_EXPORT_DIR = tmp_path / "exports"
+    return tmp_path
 
 
 @pytest.fixture(autouse=True)

@@ -7,24 +7,20 @@ dev server, and the approval is delivered back to the workflow, which finalizes 
 
 import os
 import re
-import time
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
-# Sync Playwright runs an event loop in the test thread; the test still reads the database.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect, sync_playwright
 
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
-
-from orchestrator.audit.tasks import audit_export_run_task  # noqa: E402
-from orchestrator.models import AuditEvent, AuditExport, Decision, Review, ReviewTask, TaskState  # noqa: E402
-from orchestrator.services.decisions import decision_submit  # noqa: E402
-from orchestrator.services.reviews import review_submit  # noqa: E402
-from orchestrator.services.tasks import task_claim_next  # noqa: E402
+from orchestrator.audit.tasks import audit_export_run_task
+from orchestrator.models import AuditEvent, AuditExport, Decision, Review, ReviewTask, TaskState
+from orchestrator.services.decisions import decision_submit
+from orchestrator.services.reviews import review_submit
+from orchestrator.services.tasks import task_claim_next
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -74,16 +70,6 @@ def page(browser):
 def site(live_server, transactional_db, demo, worker):
     """The live server with the real path behind it: Temporal dev server and worker, Postgres."""
     return {"url": live_server.url, **demo}
-
-
-def wait_for(predicate, *, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def make_task(demo, *, key: str, confidence: float, amount: int) -> ReviewTask:

@@ -5,8 +5,6 @@ Recording needs Postgres and Temporal like the integration suite.
 """
 
 import asyncio
-import shutil
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +12,8 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
+
+from tests.support.temporal import temporal_test_server
 
 HISTORIES = Path(__file__).resolve().parent
 EXAMPLES = [
@@ -79,8 +79,8 @@ def test_record_dev_server_histories(example_flows, handrail, simulated_reviewer
 @pytest.mark.django_db(transaction=True)
 def test_record_escalation_and_timeout_history(demo, settings):
     from orchestrator.services.decisions import decision_submit
-    from orchestrator.services.policies import policy_approve, policy_draft_create, policy_submit
     from orchestrator.temporal.worker import build_worker
+    from tests.support.policies import policy_activate
     from workflows.contracts import DECISION_WORKFLOW, DecisionInput
 
     spec = {
@@ -99,9 +99,7 @@ def test_record_escalation_and_timeout_history(demo, settings):
         "gates": [{"name": "confidence", "type": "confidence", "when": {"at_least": 0.9}, "route": "auto_approve"}],
         "default_route": "review",
     }
-    policy = policy_draft_create(flow="loan_approval", spec=spec, author=demo["supervisor"])
-    policy_submit(policy_id=policy.id, actor=demo["supervisor"])
-    policy_approve(policy_id=policy.id, approver=demo["compliance"])
+    policy_activate(demo, spec)
     settings.TEMPORAL_ADDRESS = "127.0.0.1:9"  # intake's own start goes nowhere; the test starts the workflow
     decision, _ = decision_submit(
         submitted_by=demo["demo-model"],
@@ -113,8 +111,7 @@ def test_record_escalation_and_timeout_history(demo, settings):
         confidence=0.4,
         payload={"amount": 1000},
     )
-    server = str(Path(sys.executable).parent / "temporal-test-server")
-    server = server if Path(server).exists() else (shutil.which("temporal-test-server") or "")
+    server = temporal_test_server()
 
     async def main() -> WorkflowHistory:
         async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server) as env:

@@ -3,9 +3,9 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from orchestrator.models import AuditEvent, Decision, Outbox, Review, ReviewTask
-from orchestrator.services.decisions import decision_route, decision_submit
+from orchestrator.models import AuditEvent, Decision, Outbox, Review
 from orchestrator.services.tasks import task_claim_next
+from tests.integration.test_task_lifecycle import make_task
 
 pytestmark = pytest.mark.django_db
 
@@ -69,24 +69,8 @@ def test_anonymous_is_refused(client):
     assert client.post("/api/v1/decisions", GOOD, content_type="application/json").status_code == 401
 
 
-def _task_in_review(demo):  # type: ignore[no-untyped-def]
-    decision, _ = decision_submit(
-        submitted_by=demo["demo-model"],
-        flow="loan_approval",
-        idempotency_key="t-1",
-        model_name="m",
-        model_version="1",
-        output={"label": "approve"},
-        confidence=0.2,
-        payload={},
-        risk={},
-    )
-    decision_route(decision_id=str(decision.id))
-    return ReviewTask.objects.get(decision=decision)
-
-
 def test_verdict_on_a_task_not_claimed_by_the_caller_is_409(demo, api_as):
-    task = _task_in_review(demo)
+    task = make_task(demo)
     before = counts()
     response = api_as(demo["reviewer"]).post(f"/api/v1/tasks/{task.id}/review", {"verdict": "approve"}, format="json")
     assert response.status_code == 409
@@ -96,7 +80,7 @@ def test_verdict_on_a_task_not_claimed_by_the_caller_is_409(demo, api_as):
 
 
 def test_verdict_on_a_task_held_by_another_reviewer_is_409(demo, api_as):
-    task = _task_in_review(demo)
+    task = make_task(demo)
     other = get_user_model().objects.create_user("other", password="x")
     task.queue.members.add(other)
     task_claim_next(queue_slug="underwriting", user=other)
@@ -106,7 +90,7 @@ def test_verdict_on_a_task_held_by_another_reviewer_is_409(demo, api_as):
 
 
 def test_second_verdict_on_a_completed_task_is_409(demo, api_as):
-    task = _task_in_review(demo)
+    task = make_task(demo)
     reviewer = api_as(demo["reviewer"])
     assert reviewer.post("/api/v1/queues/underwriting/claim").status_code == 200
     assert reviewer.post(f"/api/v1/tasks/{task.id}/review", {"verdict": "approve"}, format="json").status_code == 201
@@ -130,7 +114,7 @@ def test_second_verdict_on_a_completed_task_is_409(demo, api_as):
     ],
 )
 def test_bad_verdicts_name_the_field(demo, api_as, body, field):
-    task = _task_in_review(demo)
+    task = make_task(demo)
     reviewer = api_as(demo["reviewer"])
     reviewer.post("/api/v1/queues/underwriting/claim")
     before = counts()

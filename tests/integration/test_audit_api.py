@@ -1,12 +1,9 @@
 """Export jobs over the API (compliance only, audited end to end), streamed exports, verify status, sign-ins."""
 
-import base64
 import io
 import zipfile
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core import signing
 from django.db import transaction
 from django.test import Client
@@ -15,18 +12,7 @@ from orchestrator.audit.chain import audit_append
 from orchestrator.audit.tasks import audit_export_run_task
 from orchestrator.models import AuditEvent, AuditExport
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def audit_dirs(settings, tmp_path):  # type: ignore[no-untyped-def]
-    raw = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    settings.HANDRAIL_AUDIT_SIGNING_KEY = base64.b64encode(raw).decode()
-    settings.HANDRAIL_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
-    settings.HANDRAIL_AUDIT_EXPORT_DIR = tmp_path / "exports"
-    return tmp_path
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("audit_dirs")]
 
 
 def _events(n: int = 5) -> None:

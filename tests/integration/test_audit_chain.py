@@ -6,26 +6,13 @@ from django.db.utils import Error as DatabaseError
 
 from orchestrator.audit.chain import audit_append, audit_verify
 from orchestrator.models import AuditEvent
+from tests.support.audit import append_events, superuser_sql
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _append(n: int, decision_id: str = "7b5e4bda-5a7e-4d8e-9a43-2b1f0f0c0d11") -> list[AuditEvent]:
-    events = []
-    for i in range(n):
-        with transaction.atomic():
-            events.append(audit_append(kind="test.event", actor="tester", decision_id=decision_id, data={"i": i}))
-    return events
-
-
-def _as_superuser(sql: str, params: tuple = ()) -> None:
-    """Tamper the way an attacker with database superuser rights could: around the triggers."""
-    with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE orchestrator_auditevent DISABLE TRIGGER USER")
-        try:
-            cursor.execute(sql, params)
-        finally:
-            cursor.execute("ALTER TABLE orchestrator_auditevent ENABLE TRIGGER USER")
+    return append_events(n, decision_id)
 
 
 def test_clean_chain_verifies():
@@ -59,7 +46,7 @@ def test_exception_before_commit_leaves_no_event():
 
 def test_edited_body_is_detected_at_the_edited_event():
     events = _append(4)
-    _as_superuser(
+    superuser_sql(
         "UPDATE orchestrator_auditevent SET body = replace(body, '\"i\":2', '\"i\":9') WHERE id = %s", (events[2].id,)
     )
     breaks = audit_verify()
@@ -68,13 +55,13 @@ def test_edited_body_is_detected_at_the_edited_event():
 
 def test_edited_column_is_detected():
     events = _append(3)
-    _as_superuser("UPDATE orchestrator_auditevent SET actor = 'mallory' WHERE id = %s", (events[1].id,))
+    superuser_sql("UPDATE orchestrator_auditevent SET actor = 'mallory' WHERE id = %s", (events[1].id,))
     assert [(b.event_id, b.reason) for b in audit_verify()] == [(events[1].id, "columns differ from the hashed body")]
 
 
 def test_deleted_event_is_detected_as_a_gap():
     events = _append(4)
-    _as_superuser("DELETE FROM orchestrator_auditevent WHERE id = %s", (events[1].id,))
+    superuser_sql("DELETE FROM orchestrator_auditevent WHERE id = %s", (events[1].id,))
     (brk,) = audit_verify()
     assert brk.seq == events[1].seq
     assert "seq gap" in brk.reason
@@ -82,7 +69,7 @@ def test_deleted_event_is_detected_as_a_gap():
 
 def test_deleted_tail_is_detected_against_the_chain_head():
     events = _append(3)
-    _as_superuser("DELETE FROM orchestrator_auditevent WHERE id = %s", (events[2].id,))
+    superuser_sql("DELETE FROM orchestrator_auditevent WHERE id = %s", (events[2].id,))
     (brk,) = audit_verify()
     assert brk.reason == "chain head does not match the last event"
 
@@ -90,7 +77,7 @@ def test_deleted_tail_is_detected_against_the_chain_head():
 def test_swapped_events_are_detected():
     events = _append(3)
     a, b = events[0], events[1]
-    _as_superuser(
+    superuser_sql(
         "UPDATE orchestrator_auditevent SET seq = -1 WHERE id = %s;"
         "UPDATE orchestrator_auditevent SET seq = %s WHERE id = %s;"
         "UPDATE orchestrator_auditevent SET seq = %s WHERE id = %s",

@@ -1,6 +1,5 @@
 """Exports: filters return exactly the matching events; bundles verify offline and fail on any flipped byte."""
 
-import base64
 import csv
 import io
 import json
@@ -25,21 +24,10 @@ from orchestrator.audit.signing import public_key_pem
 from orchestrator.audit.verify_bundle import BundleError, verify
 from orchestrator.models import AuditEvent
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("audit_dirs")]
 
 VERIFIER = Path(__file__).resolve().parents[2] / "orchestrator" / "audit" / "verify_bundle.py"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def audit_dirs(settings, tmp_path):  # type: ignore[no-untyped-def]
-    raw = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    settings.HANDRAIL_AUDIT_SIGNING_KEY = base64.b64encode(raw).decode()
-    settings.HANDRAIL_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
-    settings.HANDRAIL_AUDIT_EXPORT_DIR = tmp_path / "exports"
-    return tmp_path
 
 
 @pytest.fixture

@@ -1,12 +1,9 @@
 """Retention purges whole signed segments, leaves tombstones, keeps verification passing; legal holds block it."""
 
-import base64
 import uuid
 from datetime import timedelta
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.db import connection, transaction
 from django.db.utils import Error as DatabaseError
 from django.utils import timezone
@@ -21,12 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def audit_dirs(settings, tmp_path):  # type: ignore[no-untyped-def]
-    raw = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    settings.HANDRAIL_AUDIT_SIGNING_KEY = base64.b64encode(raw).decode()
-    settings.HANDRAIL_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
+def _retention(audit_dirs, settings):  # type: ignore[no-untyped-def]
     settings.HANDRAIL_AUDIT_RETENTION_DAYS = 184
 
 

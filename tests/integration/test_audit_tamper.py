@@ -7,47 +7,23 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.db import connection, transaction
 from django.db.utils import Error as DatabaseError
 
 from orchestrator.audit.canonical import canonical_bytes, link_hash
-from orchestrator.audit.chain import audit_append, audit_verify
+from orchestrator.audit.chain import audit_verify
 from orchestrator.audit.checkpoints import audit_checkpoint_create
+from orchestrator.audit.signing import generate_private_key_b64
 from orchestrator.models import AuditCheckpoint, AuditEvent, Decision
+from tests.support.audit import append_events, superuser_sql
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("audit_dirs")]
 
 DECISION = "0b7a3f4e-52a1-4c1e-8a55-3f2a9c1d7e01"
 
 
-@pytest.fixture(autouse=True)
-def audit_dirs(settings, tmp_path):  # type: ignore[no-untyped-def]
-    raw = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    settings.HANDRAIL_AUDIT_SIGNING_KEY = base64.b64encode(raw).decode()
-    settings.HANDRAIL_AUDIT_CHECKPOINT_DIR = tmp_path / "checkpoints"
-    settings.HANDRAIL_AUDIT_EXPORT_DIR = tmp_path / "exports"
-    return tmp_path
-
-
 def _append(n: int, decision_id: str = DECISION, start: int = 0) -> list[AuditEvent]:
-    events = []
-    for i in range(start, start + n):
-        with transaction.atomic():
-            events.append(audit_append(kind="test.event", actor="tester", decision_id=decision_id, data={"i": i}))
-    return events
-
-
-def _superuser_sql(sql: str, params: tuple = (), table: str = "orchestrator_auditevent") -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-        try:
-            cursor.execute(sql, params)
-        finally:
-            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    return append_events(n, decision_id, start)
 
 
 def _reasons() -> list[str]:
@@ -71,7 +47,7 @@ def test_clean_chain_with_checkpoints_verifies(audit_dirs):
 def test_one_edited_byte_is_detected_at_that_event():
     events = _append(4)
     audit_checkpoint_create()
-    _superuser_sql(
+    superuser_sql(
         "UPDATE orchestrator_auditevent SET body = overlay(body placing 'X' from 20 for 1) WHERE id = %s",
         (events[2].id,),
     )
@@ -81,14 +57,14 @@ def test_one_edited_byte_is_detected_at_that_event():
 
 def test_edited_body_that_is_no_longer_json_is_still_reported():
     events = _append(3)
-    _superuser_sql("UPDATE orchestrator_auditevent SET body = '{broken' WHERE id = %s", (events[1].id,))
+    superuser_sql("UPDATE orchestrator_auditevent SET body = '{broken' WHERE id = %s", (events[1].id,))
     (brk,) = audit_verify()
     assert (brk.event_id, brk.reason) == (events[1].id, "content does not match its hash")
 
 
 def test_deleted_event_is_detected():
     events = _append(4)
-    _superuser_sql("DELETE FROM orchestrator_auditevent WHERE id = %s", (events[1].id,))
+    superuser_sql("DELETE FROM orchestrator_auditevent WHERE id = %s", (events[1].id,))
     (brk,) = audit_verify()
     assert brk.seq == events[1].seq and "seq gap" in brk.reason
 
@@ -97,8 +73,8 @@ def test_deleted_tail_sealed_by_a_checkpoint_is_detected_even_with_a_forged_head
     events = _append(4)
     audit_checkpoint_create()
     last = events[-1]
-    _superuser_sql("DELETE FROM orchestrator_auditevent WHERE id = %s", (last.id,))
-    _superuser_sql(
+    superuser_sql("DELETE FROM orchestrator_auditevent WHERE id = %s", (last.id,))
+    superuser_sql(
         "UPDATE orchestrator_auditchainhead SET seq = seq - 1, hash = %s WHERE partition = %s",
         (events[-2].hash, last.partition),
         table="orchestrator_auditchainhead",
@@ -110,7 +86,7 @@ def test_deleted_tail_sealed_by_a_checkpoint_is_detected_even_with_a_forged_head
 def test_swapped_events_are_detected():
     events = _append(3)
     a, b = events[0], events[1]
-    _superuser_sql(
+    superuser_sql(
         "UPDATE orchestrator_auditevent SET seq = -1 WHERE id = %s;"
         "UPDATE orchestrator_auditevent SET seq = %s WHERE id = %s;"
         "UPDATE orchestrator_auditevent SET seq = %s WHERE id = %s",
@@ -128,9 +104,9 @@ def test_inserted_event_with_recomputed_hashes_is_caught_by_the_checkpoint():
     forged_at = events[2].seq
     rows = list(AuditEvent.objects.filter(partition=partition, seq__gte=forged_at).order_by("-seq"))
     for row in rows:  # make room
-        _superuser_sql("UPDATE orchestrator_auditevent SET seq = seq + 1 WHERE id = %s", (row.id,))
+        superuser_sql("UPDATE orchestrator_auditevent SET seq = seq + 1 WHERE id = %s", (row.id,))
     forged_body = json.loads(events[2].body) | {"seq": forged_at, "data": {"i": "forged"}}
-    _superuser_sql(
+    superuser_sql(
         "INSERT INTO orchestrator_auditevent (partition, seq, occurred_at, kind, outcome, actor, actor_roles,"
         " decision_id, flow, queue, subject_type, subject_id, request_id, data, context, policy_version,"
         " model_version, body, prev_hash, hash) SELECT partition, %s, occurred_at, kind, outcome, actor, actor_roles,"
@@ -143,12 +119,12 @@ def test_inserted_event_with_recomputed_hashes_is_caught_by_the_checkpoint():
         body = json.loads(row.body) | {"seq": row.seq}
         raw = canonical_bytes(body)
         new_hash = link_hash(prev, raw)
-        _superuser_sql(
+        superuser_sql(
             "UPDATE orchestrator_auditevent SET body = %s, prev_hash = %s, hash = %s WHERE id = %s",
             (raw.decode(), prev, new_hash, row.id),
         )
         prev = new_hash
-    _superuser_sql(
+    superuser_sql(
         "UPDATE orchestrator_auditchainhead SET seq = seq + 1, hash = %s WHERE partition = %s",
         (prev, partition),
         table="orchestrator_auditchainhead",
@@ -174,17 +150,14 @@ def test_altered_checkpoint_is_detected(sql):
     _append(1, start=4)
     audit_checkpoint_create()
     params = (base64.b64encode(b"\x00" * 64).decode(),) if "%s" in sql else ()
-    _superuser_sql(sql, params, table="orchestrator_auditcheckpoint")
+    superuser_sql(sql, params, table="orchestrator_auditcheckpoint")
     assert any("checkpoint" in reason for reason in _reasons())
 
 
 def test_checkpoint_signed_by_another_key_is_detected(settings):
     _append(2)
     audit_checkpoint_create()
-    raw = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    settings.HANDRAIL_AUDIT_SIGNING_KEY = base64.b64encode(raw).decode()
+    settings.HANDRAIL_AUDIT_SIGNING_KEY = generate_private_key_b64()
     assert any("signature is not valid" in reason for reason in _reasons())
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from orchestrator.models import AuditEvent, Decision, FlowAutomation
 from orchestrator.services.automation import breaker_evaluate
 from orchestrator.services.decisions import decision_route, decision_submit
-from orchestrator.services.policies import policy_approve, policy_draft_create, policy_submit
+from tests.support.policies import policy_activate
 
 pytestmark = pytest.mark.django_db
 _keys = itertools.count()
@@ -23,9 +23,7 @@ def activate(demo, breaker: dict) -> None:  # type: ignore[no-untyped-def]
         "default_route": "review",
         "degradation": {"breaker": breaker},
     }
-    policy = policy_draft_create(flow="loan_approval", spec=spec, author=demo["supervisor"])
-    policy_submit(policy_id=policy.id, actor=demo["supervisor"])
-    policy_approve(policy_id=policy.id, approver=demo["compliance"])
+    policy_activate(demo, spec)
 
 
 def decide(demo, confidence: float = 0.97, *, route: bool = True) -> Decision:  # type: ignore[no-untyped-def]

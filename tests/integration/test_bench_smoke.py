@@ -25,8 +25,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("area", sorted(EXPECTED))
-def test_benchmark_runs_and_reports(area, temporal_address):
-    env = {**os.environ, "TEMPORAL_ADDRESS": temporal_address}
+def test_benchmark_runs_and_reports(area, handrail_temporal_address):
+    env = {**os.environ, "TEMPORAL_ADDRESS": handrail_temporal_address}
     done = subprocess.run(
         [sys.executable, "manage.py", "bench", area, "--scale", "0.002"],
         cwd=ROOT,

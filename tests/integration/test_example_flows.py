@@ -170,8 +170,7 @@ def test_payment_intake_names_the_failing_field(handrail):
 
 def test_a_model_step_that_keeps_failing_sends_the_decision_to_people(handrail):
     decision = handrail.submit("failing_model", inputs={"x": 1})
-    handrail.wait(decision, status="in_review", timeout=30)
-    routed = handrail.wait(decision, status="in_review")
+    routed = handrail.wait(decision, status="in_review", timeout=30)
     assert routed.route == "review"  # its policy would auto-approve anything the model answered
     assert "model server unavailable" in routed.explanation["model_error"]
     failed = AuditEvent.objects.get(decision_id=decision, kind="decision.model_failed")
@@ -247,15 +246,13 @@ def test_kyc_runs_model_review_model_review(handrail, simulated_reviewer):
 
 def test_a_released_payment_is_called_back_once_to_the_payment_system(handrail, demo, settings):
     """payment_fraud's outcome callback to a local receiver that fails first: one effect per decision."""
-    from orchestrator.services.policies import policy_approve, policy_draft_create, policy_submit
+    from tests.support.policies import policy_activate
     from tests.support.receiver import Receiver
     from workflows.examples.payment_fraud import DEFAULT_POLICY
 
     with Receiver(secret=settings.HANDRAIL_CALLBACK_SECRET, fail_first=2) as receiver:
         spec = {**DEFAULT_POLICY, "callbacks": [{"name": "payments", "url": receiver.url}]}
-        policy = policy_draft_create(flow="payment_fraud", spec=spec, author=demo["supervisor"])
-        policy_submit(policy_id=policy.id, actor=demo["supervisor"])
-        policy_approve(policy_id=policy.id, approver=demo["compliance"])
+        policy_activate(demo, spec, flow="payment_fraud")
 
         decision = handrail.submit("payment_fraud", inputs=payment(40.0))
         done = handrail.outcome(decision)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from orchestrator.models import Decision
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.temporal, pytest.mark.django_db(transaction=True)]
 
@@ -30,15 +31,6 @@ def submit(client, key: str, confidence: float):  # type: ignore[no-untyped-def]
     )
     assert response.status_code == 201, response.content
     return response.json()["id"]
-
-
-def wait_for(predicate, *, timeout: float = 20.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def state(decision_id: str) -> tuple[str, str, int | None]:

@@ -24,11 +24,6 @@ from workflows.decision import DecisionWorkflow
 from workflows.examples.kyc_onboarding import KycOnboardingWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-EXAMPLES = [
-    "workflows.examples.loan_approval.FLOW",
-    "workflows.examples.payment_fraud.FLOW",
-    "workflows.examples.kyc_onboarding.FLOW",
-]
 
 
 def stored() -> list[Path]:

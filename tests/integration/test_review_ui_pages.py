@@ -36,12 +36,6 @@ def make_task(demo, *, key: str = "ui-1", confidence: float = 0.42) -> ReviewTas
     return ReviewTask.objects.select_related("decision").get(pk=outcome.task_id)
 
 
-@pytest.fixture
-def reviewer_client(client, demo):
-    client.force_login(demo["reviewer"])
-    return client
-
-
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 

@@ -12,12 +12,6 @@ from tests.integration.test_review_ui_pages import make_task
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def reviewer_client(client, demo):
-    client.force_login(demo["reviewer"])
-    return client
-
-
 def test_opening_a_reserved_task_starts_work_once(reviewer_client, demo):
     task = make_task(demo)
     task_claim_next(queue_slug="underwriting", user=demo["reviewer"])

