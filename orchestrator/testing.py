@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.temporal.devserver import TemporalDevServer, WorkerThread
+from orchestrator.temporal.devserver import TemporalDevServer
+from orchestrator.temporal.inprocess import WorkerThread
 
 _keys = itertools.count(1)
 _people = itertools.count(1)
@@ -31,7 +32,8 @@ _people = itertools.count(1)
 
 @pytest.fixture(scope="session")
 def handrail_temporal_address(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The suite's `temporal_address` fixture when it has one, else TEMPORAL_ADDRESS, else a dev server."""
+    """A `temporal_address` fixture of the project under test when it has one, else TEMPORAL_ADDRESS, else a
+    dev server started for the session."""
     import os
 
     try:

@@ -1,4 +1,4 @@
-"""A Temporal dev server process and an in-process worker thread, for tests, benchmarks and `orchestrator.testing`."""
+"""A Temporal dev server process, for tests, benchmarks and `orchestrator.testing`."""
 
 import asyncio
 import subprocess
@@ -6,9 +6,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from config.embedded import free_port, port_accepts
-from config.embedded import temporal_executable as temporal_cli
-from orchestrator.temporal.inprocess import WorkerThread
+from config.embedded import free_port, port_accepts, temporal_executable
 
 
 class TemporalDevServer:
@@ -23,7 +21,7 @@ class TemporalDevServer:
 
     def start(self, timeout: float = 30.0) -> None:
         cmd = [
-            temporal_cli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
+            temporal_executable(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
             "--port", str(self.port), "--ui-port", str(self.ui_port), "--log-level", "error",
             "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
         ]  # fmt: skip
@@ -60,6 +58,3 @@ class TemporalDevServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=5)
-
-
-__all__ = ["TemporalDevServer", "WorkerThread", "free_port", "temporal_cli"]
