@@ -33,7 +33,7 @@ from orchestrator.services.tasks import (
     tasks_bulk_approve,
     tasks_bulk_reassign,
 )
-from review_ui.forms import BulkActionForm
+from review_ui.forms import BulkActionForm, add_domain_error
 from review_ui.roles import can_supervise, role_required
 from review_ui.throughput import throughput_chart
 
@@ -115,7 +115,7 @@ def queue_detail(request: HttpRequest, slug: str) -> HttpResponse:
             try:
                 results = _bulk(request, queue, form)
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.reason)
+                add_domain_error(form, exc)
                 status = exc.status
         else:
             status = 400
