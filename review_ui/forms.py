@@ -12,6 +12,11 @@ from orchestrator.errors import DomainError
 from orchestrator.models import Verdict
 
 
+def add_domain_error(form: forms.Form, exc: DomainError) -> None:
+    """Show a service's refusal next to the field it names, or above the form."""
+    form.add_error(exc.field if exc.field in form.fields else None, exc.reason)
+
+
 class VerdictForm(forms.Form):
     """A reviewer's verdict. The corrected output arrives as JSON text and is parsed only for modify."""
 
@@ -59,11 +64,6 @@ class VerdictForm(forms.Form):
             except json.JSONDecodeError as exc:
                 self.add_error("output", f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
         return cleaned
-
-    def add_domain_error(self, exc: DomainError) -> None:
-        """Show a service's refusal next to the field it names, or above the form."""
-        field = exc.field if exc.field in self.fields else None
-        self.add_error(field, exc.reason)
 
     def focus_first_error(self) -> None:
         """Put the keyboard (and a screen reader) on the first field that needs fixing."""

@@ -65,6 +65,16 @@ class DecisionOutputSerializer(serializers.Serializer):
         }
 
 
+def _json_object_within_limit(value: Any) -> Any:
+    """A JSON object whose compact encoding fits HANDRAIL_MAX_PAYLOAD_BYTES (the payload, the model's inputs)."""
+    if not isinstance(value, dict):
+        raise serializers.ValidationError("must be a JSON object")
+    size = len(json.dumps(value, separators=(",", ":")).encode())
+    if size > settings.HANDRAIL_MAX_PAYLOAD_BYTES:
+        raise serializers.ValidationError(f"is {size} bytes; the limit is {settings.HANDRAIL_MAX_PAYLOAD_BYTES} bytes")
+    return value
+
+
 class DecisionSubmitApi(APIView):
     """Submit a model's decision. The same idempotency key again returns the first decision (200)."""
 
@@ -98,14 +108,7 @@ class DecisionSubmitApi(APIView):
             self.fields["model"] = DecisionSubmitApi.ModelSerializer(required=False)
 
         def validate_payload(self, value: Any) -> Any:
-            if not isinstance(value, dict):
-                raise serializers.ValidationError("must be a JSON object")
-            size = len(json.dumps(value, separators=(",", ":")).encode())
-            if size > settings.HANDRAIL_MAX_PAYLOAD_BYTES:
-                raise serializers.ValidationError(
-                    f"is {size} bytes; the limit is {settings.HANDRAIL_MAX_PAYLOAD_BYTES} bytes"
-                )
-            return value
+            return _json_object_within_limit(value)
 
         def validate_risk(self, value: Any) -> Any:
             if not isinstance(value, dict):
@@ -118,14 +121,7 @@ class DecisionSubmitApi(APIView):
             return value
 
         def validate_inputs(self, value: Any) -> Any:
-            if not isinstance(value, dict):
-                raise serializers.ValidationError("must be a JSON object")
-            size = len(json.dumps(value, separators=(",", ":")).encode())
-            if size > settings.HANDRAIL_MAX_PAYLOAD_BYTES:
-                raise serializers.ValidationError(
-                    f"is {size} bytes; the limit is {settings.HANDRAIL_MAX_PAYLOAD_BYTES} bytes"
-                )
-            return value
+            return _json_object_within_limit(value)
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()

@@ -34,7 +34,7 @@ from orchestrator.selectors.ui import (
     decision_for_timeline,
     decision_tasks,
 )
-from review_ui.forms import AuditFilterForm
+from review_ui.forms import AuditFilterForm, add_domain_error
 from review_ui.roles import can_read_audit, is_compliance, role_required
 
 
@@ -131,7 +131,7 @@ def exports(request: HttpRequest) -> HttpResponse:
             try:
                 export = audit_export_request(requested_by=request.user, filters=_filters(form.cleaned_data))
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.reason)
+                add_domain_error(form, exc)
                 status = exc.status
             else:
                 messages.success(request, "Export requested. It is built in the background; this page follows it.")

@@ -5,18 +5,19 @@ rules apply as anywhere else and each selected task gets its own result.
 """
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
-from orchestrator.errors import DomainError, ValidationFailed
+from orchestrator.errors import DomainError
 from orchestrator.models import Queue
 from orchestrator.selectors.ui import (
     TASK_LIST_STATES,
+    QueueSummary,
     degradation_status,
     queue_board,
     queue_reviewers,
@@ -33,7 +34,7 @@ from orchestrator.services.tasks import (
     tasks_bulk_approve,
     tasks_bulk_reassign,
 )
-from review_ui.forms import BulkActionForm
+from review_ui.forms import BulkActionForm, add_domain_error
 from review_ui.roles import can_supervise, role_required
 from review_ui.throughput import throughput_chart
 
@@ -47,17 +48,24 @@ STATE_TABS = [
 ]
 
 
+def _charted_board(queues: list[Queue], *, now: datetime) -> list[QueueSummary]:
+    """The queues' board rows, each with its throughput chart labelled by the hours it was counted in."""
+    summaries = queue_board(queues=queues, now=now)
+    for summary in summaries:
+        summary.chart = throughput_chart(summary.throughput, now=now)  # type: ignore[attr-defined]
+    return summaries
+
+
 @role_required(can_supervise)
 @require_safe
 def board(request: HttpRequest) -> HttpResponse:
     """Every supervised queue: depth, age, SLA, throughput over the last day, reviewers and their load."""
-    summaries = queue_board(queues=queues_supervised_by(user=request.user))
-    for summary in summaries:
-        summary.chart = throughput_chart(summary.throughput, now=timezone.now())  # type: ignore[attr-defined]
+    now = timezone.now()
+    summaries = _charted_board(queues_supervised_by(user=request.user), now=now)
     return render(
         request,
         "review_ui/supervise/board.html",
-        {"queues": summaries, "degradation": degradation_status(), "now": timezone.now()},
+        {"queues": summaries, "degradation": degradation_status(), "now": now},
     )
 
 
@@ -75,15 +83,14 @@ def _each(task_ids: list[str], act: Callable[[str], Any]) -> list[BulkItemResult
     return results
 
 
-def _bulk(request: HttpRequest, queue: Queue, form: BulkActionForm) -> list[BulkItemResult]:
+def _bulk(request: HttpRequest, form: BulkActionForm, *, reviewers: list[Any]) -> list[BulkItemResult]:
     data = form.cleaned_data
     ids = data["tasks"]
     supervisor = request.user
     action = data["action"]
     if action == "reassign":
-        to_user = get_user_model().objects.filter(username=data["to_user"]).first()
-        if to_user is None:
-            raise ValidationFailed("no such reviewer", field="to_user")
+        # The form only accepts one of the queue's reviewers, so the person is already at hand.
+        to_user = next(u for u in reviewers if u.get_username() == data["to_user"])
         return tasks_bulk_reassign(task_ids=ids, supervisor=supervisor, to_user=to_user)
     if action == "approve":
         return tasks_bulk_approve(task_ids=ids, supervisor=supervisor, reason=data.get("reason") or "")
@@ -104,7 +111,8 @@ def queue_detail(request: HttpRequest, slug: str) -> HttpResponse:
     state = request.GET.get("state", "open")
     if state not in TASK_LIST_STATES:
         state = "open"
-    reviewers = [u.get_username() for u in queue_reviewers(queue=queue)]
+    people = queue_reviewers(queue=queue)
+    reviewers = [u.get_username() for u in people]
     results: list[BulkItemResult] = []
     status = 200
     form = None
@@ -113,15 +121,15 @@ def queue_detail(request: HttpRequest, slug: str) -> HttpResponse:
         form = BulkActionForm(request.POST, task_ids=posted, reviewers=reviewers)
         if form.is_valid():
             try:
-                results = _bulk(request, queue, form)
+                results = _bulk(request, form, reviewers=people)
             except DomainError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.reason)
+                add_domain_error(form, exc)
                 status = exc.status
         else:
             status = 400
     tasks = queue_tasks(queue=queue, state=state)
-    [summary] = queue_board(queues=[queue])
-    summary.chart = throughput_chart(summary.throughput, now=timezone.now())  # type: ignore[attr-defined]
+    now = timezone.now()
+    [summary] = _charted_board([queue], now=now)
     done = sum(1 for r in results if r.ok)
     return render(
         request,
@@ -137,7 +145,7 @@ def queue_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "results": results,
             "results_ok": done,
             "results_failed": len(results) - done,
-            "now": timezone.now(),
+            "now": now,
         },
         status=status,
     )

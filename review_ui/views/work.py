@@ -42,6 +42,7 @@ from review_ui.forms import (
     RequestInfoForm,
     SkipForm,
     VerdictForm,
+    add_domain_error,
     output_cleaned,
     output_form_class,
     output_initial,
@@ -235,7 +236,7 @@ def task_review(request: HttpRequest, task_id: UUID) -> HttpResponse:
             name = exc.field.split(".", 1)[1].split(".")[0]
             output_form.add_error(name if name in output_form.fields else None, exc.reason)
         else:
-            form.add_domain_error(exc)
+            add_domain_error(form, exc)
         return _render_task(request, task, form=form, output_form=output_form, status=exc.status)
     return _open_next(request, task.queue.slug, done=VERDICT_MESSAGES[verdict])
 
@@ -262,8 +263,7 @@ def _task_action(request: HttpRequest, task_id: UUID, form_key: str, form_class:
         try:
             return act(task, form.cleaned_data)  # type: ignore[no-any-return]
         except DomainError as exc:
-            field = exc.field if exc.field in form.fields else None
-            form.add_error(field, exc.reason)
+            add_domain_error(form, exc)
             status = exc.status
     else:
         status = 400
