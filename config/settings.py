@@ -102,7 +102,7 @@ DATABASES = {
     "default": dj_database_url.parse(_database_url(), conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
 }
 DATABASES["default"].setdefault("OPTIONS", {})
-# Prepared statements: only statements that ask for one (`prepare=True`, the audit append) are
+# Prepared statements: only statements that ask for one (`prepare=True`: the audit append, the claim) are
 # prepared, once per connection; psycopg's automatic preparation stays out of reach (a threshold no
 # query meets). Django's default (None) would silently ignore `prepare=True` too. Set
 # DB_PREPARED_STATEMENTS=0 behind a transaction-mode pooler that cannot keep them (PgBouncer < 1.21).

@@ -17,7 +17,6 @@ from orchestrator.audit.chain import audit_append
 from orchestrator.errors import ConflictError, DomainError, NotFound, PermissionDenied, ValidationFailed
 from orchestrator.models import (
     HELD_STATES,
-    Queue,
     ReviewTask,
     TaskComment,
     TaskJudgement,
@@ -75,13 +74,11 @@ def _unreserve(task: ReviewTask) -> None:
     task.save(update_fields=["state", *CLAIM_FIELDS])
 
 
-def _require_wip_room(*, queue: Queue, user: Any) -> None:
-    if not queue.wip_cap:
-        return
-    held = ReviewTask.objects.filter(queue=queue, claimed_by=user, state__in=HELD_STATES).count()
-    if held >= queue.wip_cap:
+def _require_wip_room(*, queue_slug: str, held: int, cap: int) -> None:
+    """409 when the reviewer already holds as many tasks in the queue as its WIP cap allows (0: no cap)."""
+    if cap and held >= cap:
         raise ConflictError(
-            f"you already hold {held} task(s) in {queue.slug!r}; the queue allows {queue.wip_cap}",
+            f"you already hold {held} task(s) in {queue_slug!r}; the queue allows {cap}",
             field="queue",
             state="wip_cap_reached",
         )
@@ -107,36 +104,29 @@ def task_claim_next(*, queue_slug: str, user: Any) -> ReviewTask | None:
         queue_id, wip_cap, member, held_id, held_count, standing_in_for = found
         if not member:
             raise PermissionDenied(f"you are not a member of queue {queue_slug!r}", field="queue")
-        row = None
         if held_id is not None:
             cursor.execute(RENEW_HELD, {**params, "task": held_id}, prepare=True)
-            row = cursor.fetchone()
-        if row is None:
-            if wip_cap and held_count >= wip_cap:
-                raise ConflictError(
-                    f"you already hold {held_count} task(s) in {queue_slug!r}; the queue allows {wip_cap}",
-                    field="queue",
-                    state="wip_cap_reached",
-                )
-            params.update(queue=queue_id, standing_in_for=standing_in_for, username=json.dumps([user.get_username()]))
-            cursor.execute(CLAIM_READY, params, prepare=True)
-            claimed = cursor.fetchone()
-            if claimed is None:
-                return None
-            flow, *values = claimed
-            task = ReviewTask.from_db(connection.alias, TASK_ATTNAMES, values)
-            audit_append(
-                kind="task.claimed",
-                actor=user,
-                decision_id=task.decision_id,
-                flow=flow,
-                queue=queue_slug,
-                subject_type="task",
-                subject_id=str(task.id),
-                data={"state": TaskState.RESERVED, "lease_expires_at": task.lease_expires_at.isoformat()},
-            )
-            return task
-    return ReviewTask.from_db(connection.alias, TASK_ATTNAMES, row)
+            if (held := cursor.fetchone()) is not None:
+                return ReviewTask.from_db(connection.alias, TASK_ATTNAMES, held)
+        _require_wip_room(queue_slug=queue_slug, held=held_count, cap=wip_cap)
+        params.update(queue=queue_id, standing_in_for=standing_in_for, username=json.dumps([user.get_username()]))
+        cursor.execute(CLAIM_READY, params, prepare=True)
+        claimed = cursor.fetchone()
+    if claimed is None:
+        return None
+    flow, *values = claimed
+    task = ReviewTask.from_db(connection.alias, TASK_ATTNAMES, values)
+    audit_append(
+        kind="task.claimed",
+        actor=user,
+        decision_id=task.decision_id,
+        flow=flow,
+        queue=queue_slug,
+        subject_type="task",
+        subject_id=str(task.id),
+        data={"state": TaskState.RESERVED, "lease_expires_at": task.lease_expires_at.isoformat()},
+    )
+    return task
 
 
 @transaction.atomic
@@ -149,7 +139,10 @@ def task_claim(*, task_id: Any, user: Any) -> ReviewTask:
     require_reviewer(task=task, user=user)
     if task.assigned_to_id and task.assigned_to_id != user.pk:
         raise ConflictError("this task is assigned to another reviewer", field="task", state=task.state)
-    _require_wip_room(queue=task.queue, user=user)
+    queue = task.queue
+    if queue.wip_cap:
+        held = ReviewTask.objects.filter(queue=queue, claimed_by=user, state__in=HELD_STATES).count()
+        _require_wip_room(queue_slug=queue.slug, held=held, cap=queue.wip_cap)
     _reserve(task, user)
     task_audit(task, kind="task.claimed", actor=user, data={"lease_expires_at": task.lease_expires_at.isoformat()})
     return task
