@@ -91,21 +91,6 @@ class AuditFilterSerializer(serializers.Serializer):
             raise serializers.ValidationError({"since": "must be before until"})
         return attrs
 
-    @staticmethod
-    def to_filters(data: dict[str, Any]) -> ExportFilters:
-        return ExportFilters(
-            since=data.get("since"),
-            until=data.get("until"),
-            flow=data.get("flow", ""),
-            decision_id=str(data["decision"]) if data.get("decision") else "",
-            actor=data.get("actor", ""),
-            queue=data.get("queue", ""),
-            kind=data.get("action", ""),
-            outcome=data.get("outcome", ""),
-            policy_version=data.get("policy_version", ""),
-            model_version=data.get("model_version", ""),
-        )
-
 
 def _valid(serializer: serializers.Serializer) -> dict[str, Any]:
     if not serializer.is_valid():
@@ -160,7 +145,7 @@ class AuditEventExportStreamApi(APIView):
         fmt = params.pop("format", ["csv"])[-1]
         if fmt not in ("csv", "jsonl"):
             raise ValidationFailed("format must be csv or jsonl", field="format")
-        filters = AuditFilterSerializer.to_filters(_valid(AuditFilterSerializer(data=params)))
+        filters = ExportFilters.from_params(_valid(AuditFilterSerializer(data=params)))
         audit_export_record_stream(user=request.user, filters=filters, fmt=fmt)
         response = StreamingHttpResponse(
             stream_export(filters=filters, fmt=fmt),
@@ -177,7 +162,7 @@ class AuditExportCreateApi(APIView):
 
     @extend_schema(request=AuditFilterSerializer, responses={202: None})
     def post(self, request: Request) -> Response:
-        filters = AuditFilterSerializer.to_filters(_valid(AuditFilterSerializer(data=request.data)))
+        filters = ExportFilters.from_params(_valid(AuditFilterSerializer(data=request.data)))
         export = audit_export_request(requested_by=request.user, filters=filters)
         return Response(_export_out(request, export), status=202)
 

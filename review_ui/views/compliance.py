@@ -108,16 +108,8 @@ def decision_timeline(request: HttpRequest, decision_id: UUID) -> HttpResponse:
 
 
 def _filters(data: dict[str, Any]) -> ExportFilters:
-    return ExportFilters(
-        since=data.get("since"),
-        until=data.get("until"),
-        flow=data.get("flow") or "",
-        decision_id=str(data["decision"]) if data.get("decision") else "",
-        actor=data.get("actor") or "",
-        queue=data.get("queue") or "",
-        kind=data.get("kind") or "",
-        outcome=data.get("outcome") or "",
-    )
+    """The form's filters (its `kind` is the API's `action`)."""
+    return ExportFilters.from_params({**data, "action": data.get("kind")})
 
 
 @role_required(is_compliance)
