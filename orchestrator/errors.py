@@ -37,9 +37,5 @@ class ConflictError(DomainError):
     code = "conflict"
 
 
-class TaskNotClaimedError(ConflictError):
-    code = "task_not_claimed"
-
-
 class TaskStateError(ConflictError):
     code = "task_state"

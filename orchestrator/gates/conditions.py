@@ -10,13 +10,19 @@ class ScoreMissing(Exception):
     """A condition reads a class score the model's output does not carry."""
 
 
+def score_value(output: Any, scores_field: str, name: str) -> float | None:
+    """The class score `output[scores_field][name]` as a float; None when it is missing or not a number."""
+    scores = output.get(scores_field) if isinstance(output, dict) else None
+    value = scores.get(name) if isinstance(scores, dict) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def score_reader(scores_field: str, name: str) -> Callable[[Any], float]:
     def read(output: Any) -> float:
-        scores = output.get(scores_field) if isinstance(output, dict) else None
-        value = scores.get(name) if isinstance(scores, dict) else None
-        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        value = score_value(output, scores_field, name)
+        if value is None:
             raise ScoreMissing(f"output.{scores_field}.{name} is missing or not a number")
-        return float(value)
+        return value
 
     return read
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.gates.cel import RuleEvalError
-from orchestrator.gates.conditions import ScoreMissing
+from orchestrator.gates.conditions import ScoreMissing, score_value
 from orchestrator.gates.sampling import qa_draw
 from orchestrator.gates.spec import AUTO_KINDS, Gate, PolicySpec, RouteSpec, Tier
 
@@ -58,12 +58,6 @@ def _label(spec: PolicySpec, output: Any) -> str | None:
         value = output.get(spec.label_field)
         return value if isinstance(value, str) else None
     return output if isinstance(output, str) else None
-
-
-def _score_or_none(spec: PolicySpec, output: Any, name: str) -> float | None:
-    scores = output.get(spec.scores_field) if isinstance(output, dict) else None
-    value = scores.get(name) if isinstance(scores, dict) else None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _rule_data(spec: PolicySpec, facts: DecisionFacts, label: str | None) -> tuple[dict[str, Any], dict[str, str]]:
@@ -123,7 +117,7 @@ def _gate(
         if gate.uses_label:
             inputs["label"] = label
         for name in gate.scores:
-            inputs[f"score_of.{name}"] = _score_or_none(spec, facts.output, name)
+            inputs[f"score_of.{name}"] = score_value(facts.output, spec.scores_field, name)
         entry = {"gate": gate.name, "type": "confidence", "input": inputs, "threshold": gate.threshold}
         assert gate.condition is not None
         try:

@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -115,15 +116,15 @@ class Gate:
     otherwise: RouteSpec | None
     tiers: frozenset[str] | None
     condition: Condition | None = None
-    condition_raw: Any = None
     rule: CompiledRule | None = None
     function: str | None = None
     uses_label: bool = False
     scores: tuple[str, ...] = ()
     threshold: Any = None  # what the explanation shows: one number for a plain threshold, else the condition
 
-    @property
+    @cached_property
     def skipped_note(self) -> str:
+        """Built once per policy version: a tier-scoped gate is skipped on every decision of another tier."""
         return f"applies to tiers {sorted(self.tiers or ())}"
 
 
@@ -157,19 +158,9 @@ class PolicySpec:
     queue_refs: tuple[tuple[str, str], ...]  # (path, queue slug) for every queue the spec names
     env: RuleEnv | None  # one CEL environment (and one activation per decision) for tier rules and rule gates
     rules_use_tier: bool = False
-    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
     degradation: "Degradation | None" = None
     breaker: "BreakerSpec" = field(default_factory=lambda: BreakerSpec())
     callbacks: tuple[tuple[str, str], ...] = ()  # (name, url) outcome callbacks the policy adds to the flow's
-
-    @property
-    def confidence_threshold(self) -> float | None:
-        """The global threshold of the gate named `confidence`, when it is one plain `at_least` test."""
-        for gate in self.gates:
-            leaf = gate.condition
-            if gate.name == "confidence" and isinstance(leaf, Leaf) and leaf.label is None and leaf.score_of is None:
-                return leaf.at_least
-        return None
 
 
 # ---------------------------------------------------------------- small validators
@@ -567,7 +558,6 @@ def _compile(raw: dict[str, Any], custom_gates: frozenset[str]) -> PolicySpec:
                 Gate(
                     **common,
                     condition=condition,
-                    condition_raw=item["when"],
                     uses_label=any(leaf.label is not None for leaf in leaves),
                     scores=tuple(sorted({leaf.score_of for leaf in leaves if leaf.score_of is not None})),
                     threshold=single if plain and single is not None else item["when"],
@@ -632,7 +622,6 @@ def _compile(raw: dict[str, Any], custom_gates: frozenset[str]) -> PolicySpec:
         queue_refs=tuple(refs),
         env=gate_env if tier_rules or any(g.rule for g in gates) else None,
         rules_use_tier=any(g.rule is not None and "tier" in g.rule.inputs for g in gates),
-        raw=raw,
     )
 
 

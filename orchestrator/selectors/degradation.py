@@ -8,12 +8,15 @@ Predicted wait = depth / capacity; with no active reviewer and work waiting it i
 """
 
 import statistics
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from orchestrator.flows import flows
@@ -32,6 +35,8 @@ from orchestrator.models import (
     TaskState,
 )
 from orchestrator.selectors.policies import policy_compiled
+from orchestrator.selectors.ui import queues_supervised_by
+from orchestrator.selectors.users import ROLE_COMPLIANCE, user_has_role
 
 # Work that waits for, or is with, a reviewer. Suspended (and degradation-held) tasks are not counted.
 DEPTH_STATES = (TaskState.READY, TaskState.ESCALATED, TaskState.RESERVED, TaskState.IN_PROGRESS)
@@ -65,22 +70,43 @@ class QueueLoad:
         }
 
 
-def queue_load(*, queue: Queue, sla_seconds: int | None, now: datetime | None = None) -> QueueLoad:
+def queue_loads(*, queues: Iterable[Queue], now: datetime | None = None) -> dict[str, QueueLoad]:
+    """The load of each queue by slug, measured in one query (correlated subqueries per queue row).
+
+    `sla_seconds` is left None: the SLA is a policy's, not the queue's (see `queue_load`)."""
     now = now or timezone.now()
-    depth = ReviewTask.objects.filter(queue=queue, state__in=DEPTH_STATES).count()
     since = now - timedelta(minutes=settings.HANDRAIL_ACTIVE_REVIEWER_MINUTES)
-    active = set(Review.objects.filter(task__queue=queue, created_at__gte=since).values_list("reviewer_id", flat=True))
-    active |= set(
-        ReviewTask.objects.filter(queue=queue, state__in=HELD_STATES, lease_expires_at__gt=now).values_list(
-            "claimed_by_id", flat=True
-        )
+    depth = (
+        ReviewTask.objects.filter(queue=OuterRef("pk"), state__in=DEPTH_STATES)
+        .order_by()
+        .values("queue")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
-    active.discard(None)
-    handles = list(
-        Review.objects.filter(task__queue=queue, seconds_on_task__isnull=False, seconds_on_task__gt=0)
+    reviewed = Review.objects.filter(task__queue=OuterRef("pk"), created_at__gte=since).values("reviewer_id")
+    holding = ReviewTask.objects.filter(queue=OuterRef("pk"), state__in=HELD_STATES, lease_expires_at__gt=now).values(
+        "claimed_by_id"
+    )
+    handles = (
+        Review.objects.filter(task__queue=OuterRef("pk"), seconds_on_task__isnull=False, seconds_on_task__gt=0)
         .order_by("-created_at")
-        .values_list("seconds_on_task", flat=True)[: settings.HANDRAIL_HANDLE_TIME_SAMPLE]
+        .values("seconds_on_task")[: settings.HANDRAIL_HANDLE_TIME_SAMPLE]
     )
+    rows = (
+        Queue.objects.filter(pk__in=[q.pk for q in queues])
+        .annotate(
+            depth=Coalesce(Subquery(depth), 0),
+            reviewed=ArraySubquery(reviewed.distinct()),
+            holding=ArraySubquery(holding),
+            handles=ArraySubquery(handles),
+        )
+        .values_list("slug", "depth", "reviewed", "holding", "handles")
+    )
+    return {row[0]: _load(*row) for row in rows}
+
+
+def _load(slug: str, depth: int, reviewed: list[Any], holding: list[Any], handles: list[float]) -> QueueLoad:
+    active = {*reviewed, *holding} - {None}
     handle = float(statistics.median(handles)) if handles else float(settings.HANDRAIL_DEFAULT_HANDLE_SECONDS)
     per_second = len(active) / handle if handle > 0 else 0.0
     if depth == 0:
@@ -90,14 +116,19 @@ def queue_load(*, queue: Queue, sla_seconds: int | None, now: datetime | None = 
     else:
         wait = None
     return QueueLoad(
-        queue=queue.slug,
+        queue=slug,
         depth=depth,
         active_reviewers=len(active),
         handle_seconds=round(handle, 3),
         capacity_per_hour=round(per_second * 3600, 3),
         predicted_wait_seconds=None if wait is None else round(wait, 3),
-        sla_seconds=sla_seconds,
+        sla_seconds=None,
     )
+
+
+def queue_load(*, queue: Queue, sla_seconds: int | None, now: datetime | None = None) -> QueueLoad:
+    """One queue's load against the SLA a policy gives it there."""
+    return replace(queue_loads(queues=[queue], now=now)[queue.slug], sla_seconds=sla_seconds)
 
 
 def flow_queue_slas(*, spec: PolicySpec) -> dict[str, int | None]:
@@ -117,29 +148,27 @@ def active_policies() -> list[Policy]:
 def degradation_overview(*, user: Any = None) -> list[dict[str, Any]]:
     """Per flow and queue: mode, breaker state, paused, predicted wait, capacity, depth (for the API and
     the supervisor board). With `user`, only queues they supervise (superusers and compliance: all)."""
-    from orchestrator.selectors.users import ROLE_COMPLIANCE, user_has_role
-
     visible: set[str] | None = None
     if user is not None and not user.is_superuser and not user_has_role(user=user, role=ROLE_COMPLIANCE):
-        visible = set(
-            Queue.objects.filter(Q(supervisors=user) | Q(supervisor_groups__user=user)).values_list("slug", flat=True)
-        )
+        visible = {q.slug for q in queues_supervised_by(user=user)}
     automation = {a.flow: a for a in FlowAutomation.objects.select_related("paused_by")}
     modes = {(m.flow, m.queue.slug): m for m in QueueMode.objects.select_related("queue")}
     pending = {
         r.flow: r for r in ResumeRequest.objects.filter(status=ResumeStatus.PENDING).select_related("requested_by")
     }
     queues = {q.slug: q for q in Queue.objects.all()}
+    compiled = [(policy, policy_compiled(policy=policy)) for policy in active_policies()]
+    shown = {slug for _, spec in compiled for slug in flow_queue_slas(spec=spec) if visible is None or slug in visible}
+    loads = queue_loads(queues=[q for slug, q in queues.items() if slug in shown])  # one query, not one per row
     rows = []
-    for policy in active_policies():
-        spec = policy_compiled(policy=policy)
+    for policy, spec in compiled:
         state = automation.get(policy.flow)
         request = pending.get(policy.flow)
         for slug, sla in sorted(flow_queue_slas(spec=spec).items()):
             if slug not in queues or (visible is not None and slug not in visible):
                 continue
             mode = modes.get((policy.flow, slug))
-            load = queue_load(queue=queues[slug], sla_seconds=sla)
+            load = loads[slug]
             rows.append(
                 {
                     "flow": policy.flow,

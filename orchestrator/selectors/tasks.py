@@ -37,6 +37,24 @@ def task_comments(*, task_id: Any) -> list[TaskComment]:
     return list(TaskComment.objects.filter(task_id=task_id).select_related("author").order_by("created_at"))
 
 
+SLA_AT_RISK_WITHIN = timedelta(minutes=30)
+
+
+def open_task_counts(*, now: datetime, at_risk_within: timedelta = SLA_AT_RISK_WITHIN) -> dict[str, Any]:
+    """Aggregates over a queue's open tasks (the API's queue stats, the inbox and the board): depth by
+    state, the oldest ready task, and how many are past their due time or due within `at_risk_within`."""
+    return {
+        "ready": Count("pk", filter=Q(state=TaskState.READY)),
+        "held": Count("pk", filter=Q(state__in=HELD_STATES)),
+        "suspended": Count("pk", filter=Q(state=TaskState.SUSPENDED)),
+        "info_requested": Count("pk", filter=Q(state=TaskState.INFO_REQUESTED)),
+        "escalated": Count("pk", filter=Q(state=TaskState.ESCALATED)),
+        "oldest_ready_at": Min("created_at", filter=Q(state=TaskState.READY)),
+        "sla_breached": Count("pk", filter=Q(due_at__lte=now)),
+        "sla_at_risk": Count("pk", filter=Q(due_at__gt=now, due_at__lte=now + at_risk_within)),
+    }
+
+
 @dataclass(frozen=True)
 class QueueStats:
     slug: str
@@ -52,20 +70,10 @@ class QueueStats:
     load: dict[str, int]
 
 
-def queue_stats(*, queue: Queue, at_risk_within: timedelta = timedelta(minutes=30)) -> QueueStats:
+def queue_stats(*, queue: Queue, at_risk_within: timedelta = SLA_AT_RISK_WITHIN) -> QueueStats:
     """Depth by state, oldest ready task, SLA at risk/breached, open tasks held per reviewer."""
-    now = timezone.now()
     open_tasks = ReviewTask.objects.filter(queue=queue, state__in=OPEN_STATES)
-    counts = open_tasks.aggregate(
-        ready=Count("pk", filter=Q(state=TaskState.READY)),
-        held=Count("pk", filter=Q(state__in=HELD_STATES)),
-        suspended=Count("pk", filter=Q(state=TaskState.SUSPENDED)),
-        info_requested=Count("pk", filter=Q(state=TaskState.INFO_REQUESTED)),
-        escalated=Count("pk", filter=Q(state=TaskState.ESCALATED)),
-        oldest_ready_at=Min("created_at", filter=Q(state=TaskState.READY)),
-        sla_breached=Count("pk", filter=Q(due_at__lte=now)),
-        sla_at_risk=Count("pk", filter=Q(due_at__gt=now, due_at__lte=now + at_risk_within)),
-    )
+    counts = open_tasks.aggregate(**open_task_counts(now=timezone.now(), at_risk_within=at_risk_within))
     load = dict(
         open_tasks.filter(state__in=HELD_STATES)
         .values_list("claimed_by__username")

@@ -5,13 +5,12 @@ grouped by queue (one scan of the open tasks), lists are bounded and follow the 
 order, and nothing is fetched per row.
 """
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -28,8 +27,8 @@ from orchestrator.models import (
     ReviewTask,
     TaskState,
 )
+from orchestrator.selectors.tasks import open_task_counts
 
-SLA_AT_RISK_WITHIN = timedelta(minutes=30)
 THROUGHPUT_HOURS = 24
 TASK_LIST_LIMIT = 50
 AUDIT_SEARCH_LIMIT = 100
@@ -107,16 +106,7 @@ def _summaries(queues: list[Queue], *, now: datetime, members: set[int] | None =
     counts = (
         ReviewTask.objects.filter(queue_id__in=list(rows), state__in=OPEN_STATES)
         .values("queue_id")
-        .annotate(
-            ready=Count("pk", filter=Q(state=TaskState.READY)),
-            held=Count("pk", filter=Q(state__in=HELD_STATES)),
-            suspended=Count("pk", filter=Q(state=TaskState.SUSPENDED)),
-            info_requested=Count("pk", filter=Q(state=TaskState.INFO_REQUESTED)),
-            escalated=Count("pk", filter=Q(state=TaskState.ESCALATED)),
-            oldest_ready_at=Min("created_at", filter=Q(state=TaskState.READY)),
-            sla_breached=Count("pk", filter=Q(due_at__lte=now)),
-            sla_at_risk=Count("pk", filter=Q(due_at__gt=now, due_at__lte=now + SLA_AT_RISK_WITHIN)),
-        )
+        .annotate(**open_task_counts(now=now))
         .order_by()
     )
     for row in counts:
@@ -246,17 +236,12 @@ def tasks_escalated(*, queues: list[Queue], limit: int = TASK_LIST_LIMIT) -> lis
     )
 
 
-def degradation_status() -> Any | None:
-    """Degradation modes and breaker state, when the module that reports them exists (else None)."""
-    try:
-        module = importlib.import_module("orchestrator.selectors.degradation")
-    except ImportError:
-        return None
-    for name in ("degradation_status", "degradation_state", "degradation_overview"):
-        reader = getattr(module, name, None)
-        if callable(reader):
-            return reader()
-    return None
+def degradation_status() -> list[dict[str, Any]]:
+    """Degradation modes and breaker state of every flow and queue (the board's panel)."""
+    # Imported here: the degradation selectors use `queues_supervised_by` from this module.
+    from orchestrator.selectors.degradation import degradation_overview
+
+    return degradation_overview()
 
 
 # --- the task page --------------------------------------------------------------------------------
