@@ -23,7 +23,10 @@ from orchestrator.selectors.notifications import (
     notification_list,
     webhook_list,
 )
-from orchestrator.selectors.users import ROLE_COMPLIANCE, ROLE_SUPERVISOR, user_has_role
+from orchestrator.selectors.users import (
+    OVERSIGHT_ROLES,
+    user_has_any_role,
+)
 from orchestrator.services.automation import (
     breaker_force,
     flow_pause,
@@ -40,9 +43,7 @@ class IsSupervisorOrCompliance(BasePermission):
     message = "this needs the supervisor or compliance role"
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        return user_has_role(user=request.user, role=ROLE_SUPERVISOR) or user_has_role(
-            user=request.user, role=ROLE_COMPLIANCE
-        )
+        return user_has_any_role(user=request.user, roles=OVERSIGHT_ROLES)
 
 
 def _when(value: Any) -> str | None:

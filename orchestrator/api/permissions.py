@@ -2,7 +2,13 @@ from typing import Any
 
 from rest_framework.permissions import BasePermission
 
-from orchestrator.selectors.users import ROLE_COMPLIANCE, ROLE_SERVICE, ROLE_SUPERVISOR, user_has_role
+from orchestrator.selectors.users import (
+    OVERSIGHT_ROLES,
+    ROLE_COMPLIANCE,
+    ROLE_SERVICE,
+    user_has_any_role,
+    user_has_role,
+)
 
 
 class IsServiceAccount(BasePermission):
@@ -20,9 +26,7 @@ class CanReadAudit(BasePermission):
     message = "the audit trail is readable by compliance officers and supervisors"
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        return user_has_role(user=request.user, role=ROLE_COMPLIANCE) or user_has_role(
-            user=request.user, role=ROLE_SUPERVISOR
-        )
+        return user_has_any_role(user=request.user, roles=OVERSIGHT_ROLES)
 
 
 class CanReadDecision(BasePermission):

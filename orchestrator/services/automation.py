@@ -28,7 +28,10 @@ from orchestrator.models import (
     ResumeStatus,
 )
 from orchestrator.selectors.policies import policy_compiled
-from orchestrator.selectors.users import ROLE_COMPLIANCE, ROLE_SUPERVISOR, user_has_role
+from orchestrator.selectors.users import (
+    OVERSIGHT_ROLES,
+    user_has_any_role,
+)
 from orchestrator.services.notifications import notify_event
 
 
@@ -46,7 +49,7 @@ def _require_known_flow(flow: str) -> None:
 
 
 def _require_supervisor(user: Any, action: str) -> None:
-    if not (user_has_role(user=user, role=ROLE_SUPERVISOR) or user_has_role(user=user, role=ROLE_COMPLIANCE)):
+    if not user_has_any_role(user=user, roles=OVERSIGHT_ROLES):
         raise PermissionDenied(f"only supervisors and compliance officers may {action}", field="user")
 
 

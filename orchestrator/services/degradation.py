@@ -43,7 +43,10 @@ from orchestrator.models import (
 )
 from orchestrator.selectors.degradation import active_policies, flow_queue_slas, queue_load
 from orchestrator.selectors.policies import policy_compiled
-from orchestrator.selectors.users import ROLE_COMPLIANCE, ROLE_SUPERVISOR, user_has_role
+from orchestrator.selectors.users import (
+    OVERSIGHT_ROLES,
+    user_has_any_role,
+)
 from orchestrator.services.automation import breaker_evaluate
 from orchestrator.services.notifications import notification_enqueue, notify_event, notify_supervisors
 from orchestrator.services.tasks import task_audit
@@ -177,7 +180,7 @@ def degradation_evaluate(*, flow: str | None = None, now: datetime | None = None
 @transaction.atomic
 def mode_force(*, flow: str, queue: str, actor: Any, mode: str) -> QueueMode:
     """A supervisor forces a mode (`normal` or `degraded`) or lifts the override (`auto`)."""
-    if not (user_has_role(user=actor, role=ROLE_SUPERVISOR) or user_has_role(user=actor, role=ROLE_COMPLIANCE)):
+    if not user_has_any_role(user=actor, roles=OVERSIGHT_ROLES):
         raise PermissionDenied("only supervisors and compliance officers may force a mode", field="user")
     if mode not in ("normal", "degraded", "auto"):
         raise ValidationFailed("must be normal, degraded or auto", field="mode")

@@ -22,7 +22,10 @@ from django.utils import timezone
 from orchestrator.audit.chain import audit_append
 from orchestrator.errors import ConflictError, NotFound, PermissionDenied
 from orchestrator.models import Notification, NotificationAttempt, NotificationStatus, Queue, WebhookEndpoint
-from orchestrator.selectors.users import ROLE_COMPLIANCE, ROLE_SUPERVISOR, user_has_role
+from orchestrator.selectors.users import (
+    OVERSIGHT_ROLES,
+    user_has_any_role,
+)
 from orchestrator.services.webhooks import webhook_body, webhook_post
 
 log = logging.getLogger(__name__)
@@ -222,7 +225,7 @@ def notification_deliver(*, notification_id: int) -> bool:
 @transaction.atomic
 def notification_redeliver(*, notification_id: int, actor: Any) -> Notification:
     """Send a dead (or delivered) notification again: a fresh round of bounded retries, same idempotency key."""
-    if not (user_has_role(user=actor, role=ROLE_SUPERVISOR) or user_has_role(user=actor, role=ROLE_COMPLIANCE)):
+    if not user_has_any_role(user=actor, roles=OVERSIGHT_ROLES):
         raise PermissionDenied("redelivery is for supervisors and compliance officers", field="user")
     notification = Notification.objects.select_for_update().filter(pk=notification_id).first()
     if notification is None:

@@ -19,9 +19,10 @@ from orchestrator.flows import flow_get
 from orchestrator.gates import PolicySpec, PolicySpecError, parse_spec
 from orchestrator.models import Policy, PolicyStatus, Queue
 from orchestrator.models.policy import PolicySource
-from orchestrator.selectors.users import ROLE_COMPLIANCE, ROLE_SUPERVISOR, user_has_role
-
-POLICY_ROLES = (ROLE_SUPERVISOR, ROLE_COMPLIANCE)
+from orchestrator.selectors.users import (
+    OVERSIGHT_ROLES,
+    user_has_any_role,
+)
 
 
 class PolicySpecInvalid(ValidationFailed):
@@ -43,7 +44,7 @@ def spec_sha256(spec: Any) -> str:
 
 
 def policy_can_author(*, user: Any) -> bool:
-    return any(user_has_role(user=user, role=role) for role in POLICY_ROLES)
+    return user_has_any_role(user=user, roles=OVERSIGHT_ROLES)
 
 
 def _require_author(user: Any, action: str) -> None:

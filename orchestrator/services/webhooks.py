@@ -30,7 +30,10 @@ from orchestrator.audit.chain import audit_append
 from orchestrator.errors import ConflictError, PermissionDenied, ValidationFailed
 from orchestrator.gates.spec import PolicySpecError, webhook_url
 from orchestrator.models import Queue, WebhookEndpoint
-from orchestrator.selectors.users import ROLE_COMPLIANCE, ROLE_SUPERVISOR, user_has_role
+from orchestrator.selectors.users import (
+    OVERSIGHT_ROLES,
+    user_has_any_role,
+)
 
 SIGNATURE_HEADER = "X-Handrail-Signature"
 TIMESTAMP_HEADER = "X-Handrail-Timestamp"
@@ -106,7 +109,7 @@ def webhook_post(*, url: str, secret: str, event: str, delivery: str, idempotenc
 
 
 def _require_manager(user: Any) -> None:
-    if not (user_has_role(user=user, role=ROLE_SUPERVISOR) or user_has_role(user=user, role=ROLE_COMPLIANCE)):
+    if not user_has_any_role(user=user, roles=OVERSIGHT_ROLES):
         raise PermissionDenied("webhooks are managed by supervisors and compliance officers", field="user")
 
 
