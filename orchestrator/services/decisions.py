@@ -228,7 +228,7 @@ def _to_people(spec: Any, route: Route, error: str) -> Route:
     if route.kind in (RouteKind.REVIEW, RouteKind.HOLD):
         return replace(route, explanation=explanation)
     tier = spec.tiers[route.tier]
-    explanation.update(route="review", queue=tier.queue, summary=note, qa_sample=False)
+    explanation.update(route="review", summary=note)
     return replace(
         route,
         kind=RouteKind.REVIEW,
@@ -282,6 +282,17 @@ def decision_route(*, decision_id: str) -> RouteOutcome:
     adjustment = degradation_adjust(decision=decision, spec=spec, route=route, policy_version=policy.version)
     route = adjustment.route
     explanation = dict(route.explanation)
+    if route.kind in (RouteKind.REVIEW, RouteKind.HOLD):
+        # What the workflow is told later (`_outcome_from`) is read back from here: record the final
+        # route's terms, whichever step (gates, a failed model step, degradation) set them.
+        explanation.update(
+            queue=route.queue,
+            priority=route.priority,
+            reviewers=route.reviewers,
+            sla_seconds=route.sla_seconds,
+            timeout_outcome=route.timeout_outcome,
+            qa_sample=route.qa_sample,
+        )
     if route.escalation:
         explanation["escalation"] = [dict(step) for step in route.escalation]
     callbacks = callback_names(flow=decision.flow, spec=spec)

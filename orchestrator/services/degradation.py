@@ -225,16 +225,7 @@ class Adjustment:
 
 def _to_people(route: Route, tier: Tier, why: str) -> Route:
     explanation = dict(route.explanation)
-    explanation.update(
-        route="review",
-        queue=tier.queue,
-        priority=tier.priority,
-        reviewers=tier.reviewers,
-        sla_seconds=tier.sla_seconds,
-        timeout_outcome=tier.timeout_outcome,
-        qa_sample=False,
-        summary=f"{explanation.get('summary', '')}; {why}: {route.kind} became review",
-    )
+    explanation.update(route="review", summary=f"{explanation.get('summary', '')}; {why}: {route.kind} became review")
     explanation.pop("qa", None)
     return dataclasses.replace(
         route,

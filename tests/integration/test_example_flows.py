@@ -175,6 +175,14 @@ def test_a_model_step_that_keeps_failing_sends_the_decision_to_people(handrail):
     assert "model server unavailable" in routed.explanation["model_error"]
     failed = AuditEvent.objects.get(decision_id=decision, kind="decision.model_failed")
     assert failed.data["attempts"] == 2
+    # The workflow learns the task's terms from the pinned routing: the tier's SLA and timeout outcome.
+    from orchestrator.selectors.policies import policy_compiled
+    from orchestrator.services.decisions import decision_route
+
+    pinned = decision_route(decision_id=decision)
+    tier = policy_compiled(policy=routed.policy).tiers[pinned.tier]
+    assert tier.timeout_outcome  # the test flow's tier sets one (and no SLA)
+    assert (pinned.sla_seconds, pinned.timeout_outcome) == (tier.sla_seconds, tier.timeout_outcome)
 
 
 def test_model_step_calls_an_http_endpoint(handrail, settings, monkeypatch):
