@@ -25,31 +25,27 @@ CLAIMERS = 2
 ROUNDS = 5
 
 
-def _fill(total: int, submitter_id: int) -> None:
-    """Generate decisions and ready tasks in SQL (fast), spread over the queues."""
+def fill_ready_tasks(*, total: int, submitter_id: int, queue_ids: list[int], key_prefix: str = "bench-") -> None:
+    """Generate `total` decisions, each with a ready task, spread over the queues, in SQL (fast); then
+    ANALYZE so the planner sees the volume. Also used by the claim-plan test."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO orchestrator_decision (id, flow, idempotency_key, submitted_by_id, model_name, model_version,
-                output, confidence, payload, payload_sha256, risk, excluded_reviewers, status, route, explanation,
-                outcome, created_at, updated_at)
-            SELECT gen_random_uuid(), 'loan_approval', 'bench-' || g, %s, 'm', '1', '{"label": "approve"}', 0.5,
-                '{}', '', '{}', '[]', 'in_review', 'review', '{}', '', now(), now()
-            FROM generate_series(1, %s) AS g
-            """,
-            [submitter_id, total],
-        )
-        cursor.execute("SELECT id FROM orchestrator_queue WHERE slug LIKE 'bench-%%' ORDER BY slug")
-        queue_ids = [row[0] for row in cursor.fetchall()]
-        cursor.execute(
-            """
+            WITH d AS (
+                INSERT INTO orchestrator_decision (id, flow, idempotency_key, submitted_by_id, model_name,
+                    model_version, output, confidence, payload, payload_sha256, risk, excluded_reviewers, status,
+                    route, explanation, outcome, created_at, updated_at)
+                SELECT gen_random_uuid(), 'loan_approval', %s || g, %s, 'm', '1', '{"label": "approve"}', 0.5,
+                    '{}', '', '{}', '[]', 'in_review', 'review', '{}', '', now(), now()
+                FROM generate_series(1, %s) AS g RETURNING id
+            )
             INSERT INTO orchestrator_reviewtask (id, decision_id, kind, queue_id, state, suspended_from, priority,
                 escalation_level, tier, required_reviewers, step, created_at)
             SELECT gen_random_uuid(), d.id, 'review', (%s::bigint[])[1 + (row_number() OVER () %% %s)], 'ready', '',
                 (random() * 3)::int, 0, '', 1, '', now() - (random() * interval '2 days')
-            FROM orchestrator_decision d
+            FROM d
             """,
-            [queue_ids, len(queue_ids)],
+            [key_prefix, submitter_id, total, queue_ids, len(queue_ids)],
         )
         cursor.execute("ANALYZE")
 
@@ -104,12 +100,13 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
             queue = Queue.objects.create(slug=f"bench-{i:02d}", name=f"Bench {i}")
             queue.members.add(*reviewers)
             queues.append(queue)
-        started = time.monotonic()
-        _fill(total, get_user_model().objects.get(username="demo-model").pk)
-        out.write(f"filled {total:,} ready tasks across {QUEUES} queues in {time.monotonic() - started:.1f}s")
-
         slugs = [q.slug for q in queues]
         queue_ids = [q.pk for q in queues]
+        started = time.monotonic()
+        fill_ready_tasks(
+            total=total, submitter_id=get_user_model().objects.get(username="demo-model").pk, queue_ids=queue_ids
+        )
+        out.write(f"filled {total:,} ready tasks across {QUEUES} queues in {time.monotonic() - started:.1f}s")
 
         def service_claim(index: int, rng: random.Random) -> Any:
             task = task_claim_next(queue_slug=rng.choice(slugs), user=reviewers[index])

@@ -37,7 +37,7 @@ def callback_names(*, flow: str, spec: Any) -> list[str]:
     """The callbacks a decision of `flow` gets under a compiled policy: the flow's, then the policy's."""
     definition = flow_get(flow)
     names = [c.name for c in definition.callbacks] if definition else []
-    names += [name for name, _ in getattr(spec, "callbacks", ()) if name not in names]
+    names += [name for name, _ in spec.callbacks if name not in names]
     return names
 
 

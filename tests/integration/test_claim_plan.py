@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from orchestrator.bench.queues import fill_ready_tasks
 from orchestrator.models import Queue, Review, ReviewTask, TaskSkip
 from orchestrator.services import tasks as svc
 from orchestrator.services.absence import absence_set
@@ -29,34 +30,11 @@ _TYPES = {
 }
 
 
-def _fill_queue(queue: Queue, submitter_id: int, tasks: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            WITH d AS (
-                INSERT INTO orchestrator_decision (id, flow, idempotency_key, submitted_by_id, model_name,
-                    model_version, output, confidence, payload, payload_sha256, risk, excluded_reviewers, status,
-                    route, explanation, outcome, created_at, updated_at)
-                SELECT gen_random_uuid(), 'loan_approval', 'plan-' || g, %s, 'm', '1', '{}', 0.5, '{}', '', '{}',
-                    '[]', 'in_review', 'review', '{}', '', now(), now()
-                FROM generate_series(1, %s) AS g RETURNING id
-            )
-            INSERT INTO orchestrator_reviewtask (id, decision_id, kind, queue_id, state, suspended_from, priority,
-                escalation_level, tier, required_reviewers, step, created_at)
-            SELECT gen_random_uuid(), d.id, 'review', %s, 'ready', '', (random() * 3)::int, 0, '', 1, '',
-                now() - random() * interval '1 day'
-            FROM d
-            """,
-            [submitter_id, tasks, queue.pk],
-        )
-        cursor.execute("ANALYZE orchestrator_decision; ANALYZE orchestrator_reviewtask")
-
-
 def test_generic_plan_of_the_claim_walks_the_ready_index(demo):
     """A prepared statement settles on a generic plan; it must stop at the first eligible task of the
     index walk, not join every decision and sort the queue."""
     queue = Queue.objects.get(slug="underwriting")
-    _fill_queue(queue, demo["demo-model"].pk, 20_000)
+    fill_ready_tasks(total=20_000, submitter_id=demo["demo-model"].pk, queue_ids=[queue.pk], key_prefix="plan-")
     names: list[str] = []
 
     def placeholder(match: re.Match[str]) -> str:
