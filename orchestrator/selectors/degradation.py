@@ -15,8 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, OuterRef
 from django.utils import timezone
 
 from orchestrator.flows import flows
@@ -71,17 +70,20 @@ class QueueLoad:
 
 
 def queue_loads(*, queues: Iterable[Queue], now: datetime | None = None) -> dict[str, QueueLoad]:
-    """The load of each queue by slug, measured in one query (correlated subqueries per queue row).
+    """The load of each queue by slug, in two queries whatever the number of queues: the depths in one
+    grouped scan of the open tasks (a correlated count per queue would scan the task table once per
+    queue), and the reviewers and handle times in correlated subqueries (each an index lookup).
 
     `sla_seconds` is left None: the SLA is a policy's, not the queue's (see `queue_load`)."""
     now = now or timezone.now()
     since = now - timedelta(minutes=settings.HANDRAIL_ACTIVE_REVIEWER_MINUTES)
-    depth = (
-        ReviewTask.objects.filter(queue=OuterRef("pk"), state__in=DEPTH_STATES)
+    ids = [q.pk for q in queues]
+    depths = dict(
+        ReviewTask.objects.filter(queue_id__in=ids, state__in=DEPTH_STATES)
         .order_by()
-        .values("queue")
+        .values("queue_id")
         .annotate(n=Count("pk"))
-        .values("n")
+        .values_list("queue_id", "n")
     )
     reviewed = Review.objects.filter(task__queue=OuterRef("pk"), created_at__gte=since).values("reviewer_id")
     holding = ReviewTask.objects.filter(queue=OuterRef("pk"), state__in=HELD_STATES, lease_expires_at__gt=now).values(
@@ -93,16 +95,15 @@ def queue_loads(*, queues: Iterable[Queue], now: datetime | None = None) -> dict
         .values("seconds_on_task")[: settings.HANDRAIL_HANDLE_TIME_SAMPLE]
     )
     rows = (
-        Queue.objects.filter(pk__in=[q.pk for q in queues])
+        Queue.objects.filter(pk__in=ids)
         .annotate(
-            depth=Coalesce(Subquery(depth), 0),
             reviewed=ArraySubquery(reviewed.distinct()),
             holding=ArraySubquery(holding),
             handles=ArraySubquery(handles),
         )
-        .values_list("slug", "depth", "reviewed", "holding", "handles")
+        .values_list("pk", "slug", "reviewed", "holding", "handles")
     )
-    return {row[0]: _load(*row) for row in rows}
+    return {slug: _load(slug, depths.get(pk, 0), *rest) for pk, slug, *rest in rows}
 
 
 def _load(slug: str, depth: int, reviewed: list[Any], holding: list[Any], handles: list[float]) -> QueueLoad:
